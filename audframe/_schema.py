@@ -93,7 +93,10 @@ class Table:
 
 def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     """An Arrow table as pandas with audframe's dtypes: nullable, ms UTC timestamps."""
-    return table.to_pandas(types_mapper=_TYPES_MAPPER.get, coerce_temporal_nanoseconds=False)
+    df: pd.DataFrame = table.to_pandas(
+        types_mapper=_TYPES_MAPPER.get, coerce_temporal_nanoseconds=False
+    )
+    return df
 
 
 def _array(values: Any, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:
@@ -189,7 +192,7 @@ UNLESS_CONDITIONS = Table(
         _c("website_id", "string", "the audience's website"),
         _c("rule_id", "string", "the audience's id"),
         _c("condition_index", "int", "0-based order of the leaf in the rule"),
-        _c("path", "string", "the leaf's place, e.g. `and[1].or[0]`; `\"\"` for a bare leaf"),
+        _c("path", "string", 'the leaf\'s place, e.g. `and[1].or[0]`; `""` for a bare leaf'),
         _c("depth", "int", "groups above the leaf, `not` included"),
         _c("group_op", "string", "nearest enclosing `and` or `or`; null for none"),
         _c("negated", "boolean", "under an odd number of `not`"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .errors import InputError
 
@@ -19,7 +19,7 @@ class Secret:
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str | Secret) -> None:
         if isinstance(value, Secret):
             value = value.reveal()
         self._value = value
@@ -49,7 +49,7 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
-def resolve(value: str | Secret | None, env: str, *, what: str, secret: bool = False) -> str:
+def resolve(value: Any, env: str, *, what: str, secret: bool = False) -> str:
     """The value given, else the environment variable ``env``; a clear error when neither is set."""
     if isinstance(value, Secret):
         value = value.reveal()

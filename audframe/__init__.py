@@ -1,0 +1,35 @@
+"""audframe: audience inventories from Thrive Learning and Unless as tidy, typed DataFrames.
+
+>>> import audframe as af
+>>> df = af.load_thrive_audiences()          # THRIVE_TENANT_ID, THRIVE_API_SECRET
+>>> u = af.load_unless_audiences()           # UNLESS_API_KEY, UNLESS_USER_EMAIL, ...
+>>> af.to_parquet(df, "lake/")
+"""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .errors import (
+    ApiError,
+    AudframeError,
+    AuthError,
+    InputError,
+    PaginationError,
+    ResponseError,
+)
+from .thrive import TotalMismatchWarning, load_thrive_audiences, normalize_thrive
+from .unless import UnlessAudiences
+
+__all__ = [
+    "ApiError",
+    "AudframeError",
+    "AuthError",
+    "InputError",
+    "PaginationError",
+    "ResponseError",
+    "TotalMismatchWarning",
+    "UnlessAudiences",
+    "__version__",
+    "load_thrive_audiences",
+    "normalize_thrive",
+]

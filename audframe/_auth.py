@@ -1,0 +1,158 @@
+"""Auth objects for the HTTP client: Basic, OAuth2 client credentials, fixed headers."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._json import loads
+from ._secrets import Secret
+from .errors import AuthError
+
+if TYPE_CHECKING:
+    from ._http import HttpClient
+
+
+class BasicAuth:
+    """HTTP Basic: ``Authorization: Basic base64(username:password)`` on every request."""
+
+    def __init__(self, username: str, password: Secret, *, hint: str) -> None:
+        token = base64.b64encode(f"{username}:{password.reveal()}".encode()).decode()
+        self._header = Secret(f"Basic {token}")
+        self.secrets: tuple[Secret, ...] = (password, self._header)
+        self.hint = hint
+
+    def headers(self, client: HttpClient) -> dict[str, str]:
+        return {"Authorization": self._header.reveal()}
+
+    def refresh(self, client: HttpClient, used: Mapping[str, str]) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "BasicAuth(********)"
+
+
+class OAuth2ClientCredentials:
+    """OAuth2 client credentials: a bearer token, cached, renewed before it expires.
+
+    The token request is a form POST ``grant_type=client_credentials&scope=...`` with the client
+    id and secret in HTTP Basic (``credentials_in_body=False``, the default) or in the form.
+    Several threads may ask at once: one fetches, the others wait for its token. A 401 on a
+    request renews the token once, in case the server expired it early.
+
+    Args:
+        token_url: the token endpoint.
+        client_id: the client id.
+        client_secret: the client secret.
+        scope: the scopes asked for, space-separated.
+        leeway: renew this many seconds before the token's announced expiry.
+    """
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: Secret,
+        *,
+        scope: str,
+        hint: str,
+        credentials_in_body: bool = False,
+        leeway: float = 60.0,
+    ) -> None:
+        from ._http import check_url
+
+        self.token_url = check_url(token_url, what="token_url")
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.scope = scope
+        self.hint = hint
+        self.credentials_in_body = credentials_in_body
+        self.leeway = leeway
+        self._token: Secret | None = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+        self.tokens_fetched = 0
+        self.secrets: tuple[Secret, ...] = (client_secret,)
+
+    def __repr__(self) -> str:
+        return f"OAuth2ClientCredentials({self.token_url!r}, client_id=..., scope={self.scope!r})"
+
+    def headers(self, client: HttpClient) -> dict[str, str]:
+        with self._lock:
+            if self._token is None or time.monotonic() >= self._expires_at:
+                self._fetch(client)
+            assert self._token is not None
+            return {"Authorization": f"Bearer {self._token.reveal()}"}
+
+    def refresh(self, client: HttpClient, used: Mapping[str, str]) -> bool:
+        with self._lock:
+            current = f"Bearer {self._token.reveal()}" if self._token else None
+            if used.get("Authorization") == current:
+                # Nobody renewed it since this request went out: renew it now.
+                self._fetch(client)
+        return True
+
+    def _fetch(self, client: HttpClient) -> None:
+        form = {"grant_type": "client_credentials", "scope": self.scope}
+        basic = None
+        if self.credentials_in_body:
+            form |= {"client_id": self.client_id, "client_secret": self._client_secret.reveal()}
+        else:
+            basic = (self.client_id, self._client_secret.reveal())
+        answer = client.request(
+            "POST",
+            self.token_url,
+            data=form,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            basic=basic,
+            auth=False,
+            parse=lambda body: _parse_token(body, self.token_url),
+            hint=(
+                f"the token endpoint refused the client credentials: {self.hint}; "
+                "if the client id and secret are right, try credentials_in_body=True"
+            ),
+        )
+        token, lifetime = answer
+        self._token = Secret(token)
+        self.secrets = (self._client_secret, self._token)
+        self._expires_at = time.monotonic() + max(0.0, lifetime - min(self.leeway, lifetime / 2))
+        self.tokens_fetched += 1
+
+
+def _parse_token(body: bytes, token_url: str) -> tuple[str, float]:
+    data: Any = loads(body)
+    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+        # Not a retryable glitch: the endpoint answered 2xx without a token.
+        raise AuthError(
+            "the token endpoint answered without an access_token",
+            endpoint=f"POST {token_url}",
+            status=200,
+            hint="check token_url: it should be the OAuth2 token endpoint for your tenant",
+        )
+    expires_in = data.get("expires_in", 3600)
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or expires_in <= 0:
+        expires_in = 3600
+    return data["access_token"], float(expires_in)
+
+
+class HeaderAuth:
+    """Fixed headers on every request (Unless's ``x-api-key`` and friends)."""
+
+    def __init__(self, headers: Mapping[str, Secret | str], *, hint: str) -> None:
+        self._headers = dict(headers)
+        self.secrets: tuple[Secret, ...] = tuple(
+            v for v in self._headers.values() if isinstance(v, Secret)
+        )
+        self.hint = hint
+
+    def headers(self, client: HttpClient) -> dict[str, str]:
+        return {k: v.reveal() if isinstance(v, Secret) else v for k, v in self._headers.items()}
+
+    def refresh(self, client: HttpClient, used: Mapping[str, str]) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"HeaderAuth({sorted(self._headers)!r})"

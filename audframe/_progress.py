@@ -1,0 +1,50 @@
+"""Progress bars: tqdm in a terminal or notebook, nothing when output goes elsewhere."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+
+class Progress(Protocol):
+    def update(self, n: int = 1) -> Any: ...
+
+
+class _Silent:
+    def update(self, n: int = 1) -> None:
+        pass
+
+
+def wants_progress(enabled: bool | None) -> bool:
+    """``progress=None`` means auto: on in a terminal or a notebook, off in a pipe or a log."""
+    if enabled is not None:
+        return bool(enabled)
+    if "ipykernel" in sys.modules:
+        return True
+    stream = sys.stderr
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+@contextmanager
+def progress_bar(total: int, desc: str, enabled: bool | None) -> Iterator[Progress]:
+    """A bar of ``total`` steps, thread-safe to update; a silent stand-in when off."""
+    if not wants_progress(enabled) or total <= 1:
+        yield _Silent()
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="page", leave=False, dynamic_ncols=True)
+    lock = threading.Lock()
+
+    class _Locked:
+        def update(self, n: int = 1) -> None:
+            with lock:
+                bar.update(n)
+
+    try:
+        yield _Locked()
+    finally:
+        bar.close()

@@ -1,0 +1,81 @@
+"""Timestamps to ``timestamp[ms, UTC]`` in one place: ISO-8601 text and Unix milliseconds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+TIMESTAMP = pa.timestamp("ms", tz="UTC")
+
+# The range Arrow and pandas can both hold at millisecond precision (about ±292 million years);
+# anything past it is not a date any API means.
+_MS_BOUND = 9_223_372_036_854
+
+
+def parse_iso(values: pa.Array | Sequence[str | None]) -> tuple[pa.Array, pa.Array]:
+    """ISO-8601 strings to UTC ms timestamps, whatever form they take.
+
+    ``Z`` or offsets, with or without fractional seconds, ``T`` or a space; a time without a zone
+    is taken as UTC. Returns the timestamps and a boolean mask of the values that were text but
+    could not be read as a date (null in the result, so the caller can keep the original).
+    """
+    strings = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
+    try:
+        # Arrow's own parser is the fast path; it takes "Z" and "+01:00" up to milliseconds.
+        parsed = strings.cast(TIMESTAMP)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        parsed = _parse_iso_pandas(strings)
+    failed = pc.and_(pc.is_valid(strings), pc.is_null(parsed))
+    return parsed, failed
+
+
+def _parse_iso_pandas(strings: pa.Array) -> pa.Array:
+    series = pd.Series(strings.to_pylist(), dtype=object)
+    # One bad value must not spoil the rest: parse element-wise where the whole fails.
+    try:
+        parsed = pd.to_datetime(series, utc=True, format="ISO8601")
+    except (ValueError, OverflowError):
+        parsed = pd.Series(
+            [_parse_one(v) for v in series],
+            dtype=pd.DatetimeTZDtype("ns", "UTC"),
+            index=series.index,
+        )
+    floored = parsed.dt.floor("ms").dt.as_unit("ms")
+    return pa.Array.from_pandas(floored, type=TIMESTAMP)
+
+
+def _parse_one(value: Any) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, OverflowError, TypeError):
+        return None
+    if not isinstance(stamp, pd.Timestamp) or pd.isna(stamp):
+        return None
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def from_unix_ms(values: Sequence[Any]) -> tuple[pa.Array, list[int]]:
+    """Unix milliseconds to UTC ms timestamps, exactly (no float detour, 0 and past 2038 kept).
+
+    Returns the timestamps and the positions of values that are not whole numbers in range
+    (null in the result, so the caller can keep the original).
+    """
+    out: list[int | None] = []
+    bad: list[int] = []
+    for i, value in enumerate(values):
+        if value is None:
+            out.append(None)
+        elif type(value) is int and -_MS_BOUND <= value <= _MS_BOUND:
+            out.append(value)
+        elif type(value) is float and value.is_integer() and abs(value) <= _MS_BOUND:
+            out.append(int(value))
+        else:
+            out.append(None)
+            bad.append(i)
+    return pa.array(out, type=pa.int64()).cast(TIMESTAMP), bad
