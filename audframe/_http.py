@@ -154,7 +154,7 @@ class HttpClient:
         max_retries: int = 5,
         session: requests.Session | None = None,
         retry: Retry | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.base_url = check_url(base_url, what="base_url")
         self.source = source
@@ -163,7 +163,7 @@ class HttpClient:
         self.timeout = _positive_number(timeout, "timeout")
         retries = _positive_int(max_retries, "max_retries", minimum=0)
         self.retry = retry or Retry(max_retries=retries)
-        self._sleep = sleep
+        self._sleep = sleep or _sleep
         self._own_session = session is None
         self.session = session or _new_session(self.max_workers)
         self._lock = threading.Lock()
@@ -355,6 +355,10 @@ _STATUS_HINTS = {
     409: "the resource is in a conflicting state",
     422: "the API could not process the request's parameters; check their values",
 }
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)  # looked up at call time, so tests can patch it
 
 
 def _new_session(max_workers: int) -> requests.Session:

@@ -1,0 +1,417 @@
+"""The Thrive loader over requests-mock, and normalize_thrive on plain values."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pandas as pd
+import pytest
+import requests
+
+import audframe as af
+from audframe.errors import ApiError, AuthError, InputError, PaginationError, ResponseError
+
+from .conftest import THRIVE_URL, thrive_pager
+
+TOKEN_URL = "https://public.api.learn.link/oauth2/token/eu-west-2_AbcdEfghI"
+
+
+def _load(**kwargs: Any) -> pd.DataFrame:
+    kwargs.setdefault("progress", False)
+    return af.load_thrive_audiences(**kwargs)
+
+
+# ---- paging --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("per_page", [1, 7, 25, 1000], ids=["1-per-page", "7", "25", "1000"])
+def test_pages_are_read_whole_and_in_order(requests_mock, thrive_env, thrive_records, per_page):
+    requests_mock.get(THRIVE_URL, json=thrive_pager(thrive_records))
+    df = _load(per_page=per_page)
+    assert df["id"].tolist() == [r["id"] for r in thrive_records]
+    pages = -(-len(thrive_records) // per_page)
+    assert requests_mock.call_count == pages
+    assert df.attrs["total_results"] == len(thrive_records)
+    assert df.attrs["pages"] == pages
+
+
+def test_server_capping_the_page_size_is_still_read_whole(
+    requests_mock, thrive_env, thrive_records
+):
+    requests_mock.get(THRIVE_URL, json=thrive_pager(thrive_records, cap=4))
+    df = _load(per_page=1000)
+    assert df["id"].tolist() == [r["id"] for r in thrive_records]
+    assert requests_mock.call_count == 7  # 25 rows, 4 a page
+
+
+def test_server_whose_total_pages_counts_the_asked_size_is_read_past_it(
+    requests_mock, thrive_env, thrive_records
+):
+    # Serves 10 rows a page but computes totalPages from the 1000 asked: says 1 page.
+    requests_mock.get(
+        THRIVE_URL, json=thrive_pager(thrive_records, cap=10, total_pages=lambda n, per: 1)
+    )
+    df = _load(per_page=1000)
+    assert len(df) == len(thrive_records)
+    assert requests_mock.call_count == 3
+
+
+def test_empty_page_before_total_pages_ends_the_read(requests_mock, thrive_env, thrive_records):
+    requests_mock.get(THRIVE_URL, json=thrive_pager(thrive_records, empty_from=3))
+    with pytest.warns(af.TotalMismatchWarning, match=r"read 10 .* totalResults=25"):
+        df = _load(per_page=5)
+    assert df["id"].tolist() == [r["id"] for r in thrive_records[:10]]
+
+
+def test_count_mismatch_raises_when_strict(requests_mock, thrive_env, thrive_records):
+    requests_mock.get(THRIVE_URL, json=thrive_pager(thrive_records, empty_from=2))
+    with pytest.raises(PaginationError, match="totalResults=25"):
+        _load(per_page=5, strict=True)
+
+
+def test_duplicate_ids_across_pages_are_dropped_and_named(
+    requests_mock, thrive_env, thrive_records
+):
+    doubled = thrive_records[:6] + thrive_records[5:]  # record 5 shifts onto the next page
+    requests_mock.get(THRIVE_URL, json=thrive_pager(doubled))
+    with pytest.warns(af.TotalMismatchWarning):
+        df = _load(per_page=6)
+    assert df["id"].is_unique
+    assert len(df) == len(thrive_records)
+    assert df.attrs["duplicate_ids"] == [thrive_records[5]["id"]]
+
+
+def test_page_that_repeats_forever_is_a_pagination_error(requests_mock, thrive_env, thrive_records):
+    page = {"results": thrive_records[:5], "pagination": {"totalResults": 25, "totalPages": 1}}
+    requests_mock.get(THRIVE_URL, json=page)
+    with pytest.raises(PaginationError, match="ignores `page`"):
+        _load(per_page=5)
+
+
+def test_absurd_total_pages_is_refused(requests_mock, thrive_env, thrive_records):
+    body = {"results": thrive_records[:1], "pagination": {"totalResults": 1, "totalPages": 10**9}}
+    requests_mock.get(THRIVE_URL, json=body)
+    with pytest.raises(PaginationError, match="more than 100000 pages"):
+        _load()
+
+
+@pytest.mark.parametrize("flag", [True, False], ids=["api-controlled", "ui-made"])
+def test_api_controlled_filter_is_sent(requests_mock, thrive_env, thrive_records, flag):
+    requests_mock.get(THRIVE_URL, json=thrive_pager(thrive_records))
+    df = _load(api_controlled=flag)
+    assert requests_mock.last_request.qs["apicontrolled"] == [str(flag).lower()]
+    assert set(df["api_controlled"]) == {flag}
+    assert len(df) == sum(r["apiControlled"] is flag for r in thrive_records)
+
+
+# ---- retries -------------------------------------------------------------------------------
+
+
+def _ok(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "json": {"results": records, "pagination": {"totalResults": len(records), "totalPages": 1}}
+    }
+
+
+def test_429_with_retry_after_then_success(requests_mock, thrive_env, thrive_records, waits):
+    requests_mock.get(
+        THRIVE_URL,
+        [
+            {"status_code": 429, "headers": {"Retry-After": "7"}, "json": {"status": 429}},
+            _ok(thrive_records),
+        ],
+    )
+    assert len(_load()) == 25
+    assert waits == [7.0]
+
+
+def test_retry_after_as_http_date(requests_mock, thrive_env, thrive_records, waits):
+    requests_mock.get(
+        THRIVE_URL,
+        [
+            {"status_code": 429, "headers": {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}},
+            _ok(thrive_records),
+        ],
+    )
+    assert len(_load()) == 25
+    assert waits == [0.0]  # a date in the past: go now
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504], ids=str)
+def test_5xx_then_success(requests_mock, thrive_env, thrive_records, waits, status):
+    requests_mock.get(THRIVE_URL, [{"status_code": status, "text": "busy"}, _ok(thrive_records)])
+    assert len(_load()) == 25
+    assert len(waits) == 1
+    assert 0 <= waits[0] <= 0.5
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        requests.exceptions.ChunkedEncodingError("IncompleteRead(100 bytes read, 900 more)"),
+        requests.exceptions.ConnectionError("Connection reset by peer"),
+        requests.exceptions.ReadTimeout("read timed out"),
+    ],
+    ids=["body-cut-short", "connection-reset", "timeout"],
+)
+def test_transport_fault_then_success(requests_mock, thrive_env, thrive_records, fault):
+    requests_mock.get(THRIVE_URL, [{"exc": fault}, _ok(thrive_records)])
+    assert len(_load()) == 25
+
+
+def test_truncated_json_body_then_success(requests_mock, thrive_env, thrive_records):
+    whole = json.dumps(_ok(thrive_records)["json"]).encode()
+    requests_mock.get(THRIVE_URL, [{"content": whole[: len(whole) // 2]}, {"content": whole}])
+    assert len(_load()) == 25
+
+
+def test_html_page_with_status_200_is_retried_then_reported(requests_mock, thrive_env):
+    requests_mock.get(THRIVE_URL, text="<html><body>Gateway says hi</body></html>")
+    with pytest.raises(ResponseError) as info:
+        _load(max_retries=2)
+    assert "gave up after 3 tries" in str(info.value)
+    assert "GET https://public.api.learn.link/rest/v1/audiences?page=1&perPage=1000" in str(
+        info.value
+    )
+
+
+def test_server_that_stays_down_names_the_endpoint(requests_mock, thrive_env, waits):
+    requests_mock.get(THRIVE_URL, status_code=503, text="down")
+    with pytest.raises(ApiError) as info:
+        _load(max_retries=3)
+    assert info.value.status == 503
+    assert "gave up after 4 tries" in str(info.value)
+    assert len(waits) == 3
+    # Full jitter under an exponential ceiling: 0.5 s, 1 s, 2 s.
+    assert all(0 <= wait <= 0.5 * 2**i for i, wait in enumerate(waits))
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "message", "cls"),
+    [
+        (400, "Bad Request", "perPage must be <= 1000", ApiError),
+        (401, "Unauthorized", "Invalid credentials", AuthError),
+        (403, "Forbidden", {"reason": "scope api/read missing"}, AuthError),
+        (422, "Unprocessable Content", "apiControlled must be a boolean", ApiError),
+    ],
+    ids=["400", "401", "403", "422"],
+)
+def test_errors_carry_status_endpoint_and_vendor_message(
+    requests_mock, thrive_env, status, error, message, cls
+):
+    body = {"status": status, "error": error, "message": message}
+    requests_mock.get(THRIVE_URL, status_code=status, json=body)
+    with pytest.raises(cls) as info:
+        _load()
+    text = str(info.value)
+    assert info.value.status == status
+    assert info.value.hint
+    assert f"HTTP {status}" in text
+    assert "GET https://public.api.learn.link/rest/v1/audiences" in text
+    expected = message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
+    assert expected in text
+    assert info.value.hint in text
+    assert requests_mock.call_count == 1  # 4xx is never retried
+    assert thrive_env["THRIVE_API_SECRET"] not in text
+
+
+# ---- auth ----------------------------------------------------------------------------------
+
+
+def test_basic_auth_header(requests_mock, thrive_env, thrive_records):
+    requests_mock.get(THRIVE_URL, json=_ok(thrive_records)["json"])
+    _load()
+    sent = requests_mock.last_request.headers["Authorization"]
+    import base64
+
+    assert sent == "Basic " + base64.b64encode(b"eu-west-2_AbcdEfghI:s3cr3t-VALUE-xyz").decode()
+
+
+def _oauth(requests_mock, lifetimes: list[int]) -> list[str]:
+    issued: list[str] = []
+
+    def token(request: Any, context: Any) -> dict[str, Any]:
+        issued.append(f"tok-{len(issued)}")
+        return {
+            "access_token": issued[-1],
+            "token_type": "Bearer",
+            "expires_in": lifetimes[min(len(issued) - 1, len(lifetimes) - 1)],
+        }
+
+    requests_mock.post(TOKEN_URL, json=token)
+    return issued
+
+
+def test_oauth_token_is_fetched_once_and_reused(requests_mock, thrive_records, monkeypatch):
+    monkeypatch.setenv("THRIVE_TENANT_ID", "eu-west-2_AbcdEfghI")
+    issued = _oauth(requests_mock, [3600])
+    requests_mock.get(THRIVE_URL, json=thrive_pager(thrive_records))
+    df = _load(client_id="cid", client_secret="csecret", per_page=5)
+    assert len(df) == 25
+    assert issued == ["tok-0"]
+    token_request = requests_mock.request_history[0]
+    assert token_request.method == "POST"
+    assert "grant_type=client_credentials" in token_request.text
+    assert "scope=api%2Fread" in token_request.text
+    assert token_request.headers["Authorization"].startswith("Basic ")
+    assert requests_mock.last_request.headers["Authorization"] == "Bearer tok-0"
+
+
+def test_oauth_credentials_in_body(requests_mock, thrive_records, monkeypatch):
+    monkeypatch.setenv("THRIVE_TENANT_ID", "eu-west-2_AbcdEfghI")
+    _oauth(requests_mock, [3600])
+    requests_mock.get(THRIVE_URL, json=_ok(thrive_records)["json"])
+    _load(client_id="cid", client_secret="csecret", credentials_in_body=True)
+    token_request = requests_mock.request_history[0]
+    assert "client_id=cid" in token_request.text
+    assert "client_secret=csecret" in token_request.text
+    assert "Authorization" not in token_request.headers
+
+
+def test_oauth_token_expiring_mid_load_is_renewed(requests_mock, thrive_records, monkeypatch):
+    monkeypatch.setenv("THRIVE_TENANT_ID", "eu-west-2_AbcdEfghI")
+    monkeypatch.setenv("THRIVE_CLIENT_ID", "cid")
+    monkeypatch.setenv("THRIVE_CLIENT_SECRET", "csecret")
+    issued = _oauth(requests_mock, [3600])
+    pager = thrive_pager(thrive_records)
+    seen: list[str] = []
+
+    def api(request: Any, context: Any) -> dict[str, Any]:
+        token = request.headers["Authorization"]
+        seen.append(token)
+        # The server expires the first token after two pages, earlier than it announced.
+        if token == "Bearer tok-0" and len(seen) > 2:
+            context.status_code = 401
+            return {"status": 401, "error": "Unauthorized", "message": "Token expired"}
+        return pager(request, context)
+
+    requests_mock.get(THRIVE_URL, json=api)
+    df = _load(per_page=5, max_workers=1)
+    assert df["id"].tolist() == [r["id"] for r in thrive_records]
+    assert issued == ["tok-0", "tok-1"]
+    assert seen[-1] == "Bearer tok-1"
+
+
+def test_oauth_token_is_renewed_before_it_expires(requests_mock, thrive_records, monkeypatch):
+    monkeypatch.setenv("THRIVE_TENANT_ID", "eu-west-2_AbcdEfghI")
+    issued = _oauth(requests_mock, [30, 3600])
+    clock = iter(range(0, 10**6, 20))  # every look at the clock is 20 s later
+    monkeypatch.setattr("audframe._auth.time.monotonic", lambda: next(clock))
+    requests_mock.get(THRIVE_URL, json=thrive_pager(thrive_records))
+    _load(client_id="cid", client_secret="csecret", per_page=5, max_workers=1)
+    assert issued == ["tok-0", "tok-1"]
+
+
+def test_token_endpoint_refusal_is_an_auth_error(requests_mock, monkeypatch):
+    monkeypatch.setenv("THRIVE_TENANT_ID", "eu-west-2_AbcdEfghI")
+    requests_mock.post(TOKEN_URL, status_code=400, json={"error": "invalid_client"})
+    with pytest.raises(ApiError) as info:
+        _load(client_id="cid", client_secret="csecret-value")
+    text = str(info.value)
+    assert "POST " + TOKEN_URL in text
+    assert "invalid_client" in text
+    assert "credentials_in_body=True" in text
+    assert "csecret-value" not in text
+
+
+def test_redirect_to_another_host_carries_no_credentials(requests_mock, thrive_env, thrive_records):
+    requests_mock.get(
+        THRIVE_URL, status_code=302, headers={"Location": "https://elsewhere.example/audiences"}
+    )
+    requests_mock.get("https://elsewhere.example/audiences", json=_ok(thrive_records)["json"])
+    _load()
+    assert "Authorization" not in requests_mock.last_request.headers
+
+
+def test_redirect_on_the_same_host_keeps_credentials(requests_mock, thrive_env, thrive_records):
+    requests_mock.get(THRIVE_URL, status_code=307, headers={"Location": "/rest/v1/audiences2"})
+    requests_mock.get(THRIVE_URL + "2", json=_ok(thrive_records)["json"])
+    _load()
+    assert requests_mock.last_request.headers["Authorization"].startswith("Basic ")
+
+
+# ---- settings ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"region": "moon"}, "region must be one of production, staging, mea, mea-staging"),
+        ({"base_url": "http://api.example.com/rest/v1"}, "plain http://"),
+        ({"base_url": "ftp://x"}, "must be an http(s) URL"),
+        ({"per_page": 0}, "per_page must be from 1 to 1000"),
+        ({"per_page": 1001}, "per_page must be from 1 to 1000"),
+        ({"max_workers": 0}, "max_workers must be a whole number >= 1"),
+        ({"timeout": -1}, "timeout must be a number of seconds > 0"),
+        ({"api_controlled": "yes"}, "api_controlled must be True, False or None"),
+        ({"extra_columns": {"x": "$[[["}}, "not a valid JSONPath"),
+        ({"extra_columns": {"name": "$.name"}}, "clashes with a column"),
+    ],
+    ids=[
+        "region",
+        "plain-http",
+        "scheme",
+        "per-page-0",
+        "per-page-1001",
+        "workers",
+        "timeout",
+        "api-controlled",
+        "jsonpath",
+        "extra-name-clash",
+    ],
+)
+def test_bad_settings_fail_before_any_request(requests_mock, thrive_env, kwargs, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        _load(**kwargs)
+    assert requests_mock.call_count == 0
+
+
+def test_missing_tenant_names_the_variable(requests_mock):
+    with pytest.raises(InputError, match="THRIVE_TENANT_ID"):
+        _load()
+
+
+def test_missing_secret_names_both_ways(requests_mock, monkeypatch):
+    monkeypatch.setenv("THRIVE_TENANT_ID", "eu-west-2_AbcdEfghI")
+    with pytest.raises(InputError, match="THRIVE_API_SECRET.*THRIVE_CLIENT_ID"):
+        _load()
+
+
+@pytest.mark.parametrize(
+    ("region", "host"),
+    [
+        ("production", "public.api.learn.link"),
+        ("staging", "public.api.learnstaging.link"),
+        ("mea", "public.api.mea.learn.tech"),
+        ("mea-staging", "public.api.meastaging.learn.tech"),
+    ],
+    ids=lambda v: v if "." not in v else "",
+)
+def test_region_picks_the_host(requests_mock, thrive_env, region, host):
+    url = f"https://{host}/rest/v1/audiences"
+    requests_mock.get(url, json={"results": [], "pagination": {"totalResults": 0, "totalPages": 0}})
+    df = _load(region=region)
+    assert df.empty
+    assert list(df.columns) == af._schema.THRIVE_AUDIENCES.names
+    assert requests_mock.last_request.url.startswith(url)
+
+
+def test_attrs_carry_metadata_and_no_secret(requests_mock, thrive_env, thrive_records):
+    requests_mock.get(THRIVE_URL, json=_ok(thrive_records)["json"])
+    df = _load()
+    assert df.attrs["source"] == "thrive"
+    assert df.attrs["tenant_id"] == "eu-west-2_AbcdEfghI"
+    assert df.attrs["fetched_at"].endswith("Z")
+    assert pd.Timestamp(df.attrs["fetched_at"]).tzinfo is not None
+    assert thrive_env["THRIVE_API_SECRET"] not in repr(df.attrs)
+
+
+def test_extra_columns_from_jsonpath(requests_mock, thrive_env, thrive_records):
+    requests_mock.get(THRIVE_URL, json=thrive_pager(thrive_records))
+    df = _load(per_page=10, extra_columns={"custom": "$.customField", "tag": "$.tags[*]"})
+    assert list(df.columns[-2:]) == ["custom", "tag"]
+    assert df.loc[7, "custom"] == "kept"
+    assert df.loc[7, "tag"] == '["a","b"]'
+    assert df["custom"].isna().sum() == 24
