@@ -9,6 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import audframe as af
 from audframe.errors import ApiError, AuthError, InputError, PaginationError, ResponseError
@@ -415,3 +417,203 @@ def test_extra_columns_from_jsonpath(requests_mock, thrive_env, thrive_records):
     assert df.loc[7, "custom"] == "kept"
     assert df.loc[7, "tag"] == '["a","b"]'
     assert df["custom"].isna().sum() == 24
+
+
+# ---- normalize_thrive --------------------------------------------------------------------------
+
+EXPECTED_DTYPES = {
+    "id": "string",
+    "name": "string",
+    "reference": "string",
+    "api_controlled": "boolean",
+    "category": "string",
+    "type": "string",
+    "parent_id": "string",
+    "parent_name": "string",
+    "parent_reference": "string",
+    "structure_id": "string",
+    "created_at": "datetime64[ms, UTC]",
+    "updated_at": "datetime64[ms, UTC]",
+    "extra": "string",
+}
+
+
+def _body(records: list[Any]) -> dict[str, Any]:
+    return {"results": records, "pagination": {"totalResults": len(records), "totalPages": 1}}
+
+
+@pytest.mark.parametrize(
+    "form",
+    ["bytes", "str", "parsed", "records", "pretty-bytes"],
+)
+def test_every_input_form_gives_the_same_frame(thrive_records, form):
+    body = _body(thrive_records)
+    given: Any = {
+        "bytes": json.dumps(body).encode(),
+        "str": json.dumps(body, ensure_ascii=False),
+        "parsed": body,
+        "records": thrive_records,
+        "pretty-bytes": json.dumps(body, indent=2, ensure_ascii=False).encode(),
+    }[form]
+    df = af.normalize_thrive(given)
+    assert {c: str(t) for c, t in df.dtypes.items()} == EXPECTED_DTYPES
+    reference = af.normalize_thrive(thrive_records)
+    pd.testing.assert_frame_equal(df, reference)
+
+
+def test_values_are_exact(thrive_records):
+    df = af.normalize_thrive(json.dumps(_body(thrive_records)).encode())
+    structure, audience = df.iloc[0], df.iloc[3]
+    assert structure["category"] == "structure"
+    assert structure["structure_id"] == structure["id"]
+    assert pd.isna(structure["parent_id"])
+    assert structure["created_at"] == pd.Timestamp("2024-03-01T10:00:00Z")
+    assert audience["parent_id"] == thrive_records[0]["id"]
+    assert audience["parent_name"] == "Engineering"
+    assert audience["structure_id"] == thrive_records[0]["id"]
+    # "2024-04-02T08:30:15.250Z" and "+02:00" offsets, to the millisecond in UTC
+    assert audience["created_at"] == pd.Timestamp("2024-04-02T08:30:15.250Z")
+    assert audience["updated_at"] == pd.Timestamp("2024-05-02T07:00:00Z")
+    # a UI structure created at +01:00 with a null updatedAt
+    assert df.iloc[1]["created_at"] == pd.Timestamp("2024-03-01T09:00:00Z")
+    assert pd.isna(df.iloc[1]["updated_at"])
+    assert df.iloc[1]["name"] == "Ventes – Région Île-de-France"
+    assert df.iloc[2]["name"] == "Team 0 東京"
+
+
+def test_gaps_and_unknown_keys(thrive_records):
+    df = af.normalize_thrive(thrive_records)
+    assert pd.isna(df.loc[4, "reference"])  # missing reference
+    assert pd.isna(df.loc[5, "updated_at"])  # null updatedAt
+    assert pd.isna(df.loc[6, "parent_id"])  # an audience with a null parent
+    assert pd.isna(df.loc[6, "structure_id"])
+    assert json.loads(df.loc[7, "extra"]) == {"customField": "kept", "tags": ["a", "b"]}
+    assert df["extra"].notna().sum() == 1
+
+
+@pytest.mark.parametrize(
+    ("record", "column", "extra"),
+    [
+        ({"id": "a", "name": 123}, "name", {"name": 123}),
+        ({"id": "a", "apiControlled": "yes"}, "api_controlled", {"apiControlled": "yes"}),
+        ({"id": "a", "parent": "b"}, "parent_id", {"parent": "b"}),
+        ({"id": "a", "parent": {"id": "p", "x": 1}}, None, {"parent": {"x": 1}}),
+        ({"id": "a", "createdAt": "yesterday"}, "created_at", {"createdAt": "yesterday"}),
+        ({"id": "a", "createdAt": 1700000000000}, "created_at", {"createdAt": 1700000000000}),
+        ({"id": "a", "nested": {"k": [1, {"z": None}]}}, None, {"nested": {"k": [1, {"z": None}]}}),
+        ({"id": "a", "n": 1.5}, None, {"n": 1.5}),
+    ],
+    ids=[
+        "number-name",
+        "string-flag",
+        "string-parent",
+        "parent-extra-key",
+        "bad-date",
+        "numeric-date",
+        "nested-unknown",
+        "float-unknown",
+    ],
+)
+def test_values_that_do_not_fit_go_to_extra(record, column, extra):
+    for given in (json.dumps(_body([record])).encode(), [record]):
+        df = af.normalize_thrive(given)
+        if column is not None:
+            assert pd.isna(df.loc[0, column])
+        assert json.loads(df.loc[0, "extra"]) == extra
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("2024-03-01T10:00:00Z", "2024-03-01T10:00:00Z"),
+        ("2024-03-01T10:00:00.123Z", "2024-03-01T10:00:00.123Z"),
+        ("2024-03-01T10:00:00.123456Z", "2024-03-01T10:00:00.123Z"),
+        ("2024-03-01T10:00:00+05:30", "2024-03-01T04:30:00Z"),
+        ("2024-03-01T10:00:00.5-01:00", "2024-03-01T11:00:00.500Z"),
+        ("2024-03-01T10:00:00", "2024-03-01T10:00:00Z"),
+        ("2024-03-01 10:00:00Z", "2024-03-01T10:00:00Z"),
+    ],
+    ids=["z", "z-ms", "z-us", "offset", "offset-fraction", "naive-is-utc", "space"],
+)
+def test_iso_timestamps_in_every_form(stamp, expected):
+    for given in ([{"id": "a", "createdAt": stamp}], _body([{"id": "a", "createdAt": stamp}])):
+        df = af.normalize_thrive(json.dumps(given).encode())
+        assert df.loc[0, "created_at"] == pd.Timestamp(expected)
+        assert str(df["created_at"].dtype) == "datetime64[ms, UTC]"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"<html>oops</html>", "not JSON"),
+        (b"", "not JSON"),
+        (b'{"error": "x"}', "expected an object with `results`"),
+        (b'{"results": {"a": 1}}', "expected `results` to be an array"),
+        (b'{"results": [1]}', "record 0 should be an object, got a number"),
+        (b'{"results": [null]}', "record 0 should be an object, got null"),
+        (b"\xff\xfe", "not JSON"),
+    ],
+    ids=[
+        "html",
+        "empty",
+        "no-results",
+        "results-object",
+        "number-record",
+        "null-record",
+        "not-utf8",
+    ],
+)
+def test_malformed_bodies_are_input_errors(body, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        af.normalize_thrive(body)
+
+
+def test_empty_results_keep_every_column():
+    df = af.normalize_thrive(b'{"results": [], "pagination": {"totalResults": 0}}')
+    assert df.empty
+    assert {c: str(t) for c, t in df.dtypes.items()} == EXPECTED_DTYPES
+    assert df.attrs["total_results"] == 0
+
+
+_json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**53), 2**53),
+    st.text(max_size=8),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_stamps = st.sampled_from(
+    ["2024-03-01T10:00:00Z", "2024-03-01T10:00:00.123+02:00", "2024-13-45T99:00:00Z", "", "x"]
+)
+_records = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": st.text(max_size=6) | _json_values,
+        "name": st.text(max_size=6) | _json_values,
+        "apiControlled": st.booleans() | _json_values,
+        "category": st.sampled_from(["structure", "audience", "other"]) | _json_values,
+        "parent": st.none()
+        | st.fixed_dictionaries(
+            {}, optional={"id": st.text(max_size=4) | _json_values, "extra": _json_values}
+        )
+        | _json_values,
+        "createdAt": _stamps | _json_values,
+        "unknown": _json_values,
+    },
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_records, max_size=6))
+def test_fast_path_equals_exact_path(records):
+    """Arrow's reader (bytes) and the checked walk (parsed records) agree on any records."""
+    from_bytes = af.normalize_thrive(json.dumps(_body(records)).encode())
+    from_records = af.normalize_thrive(records)
+    pd.testing.assert_frame_equal(from_bytes, from_records)
