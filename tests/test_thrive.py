@@ -377,7 +377,7 @@ def test_missing_tenant_names_the_variable(requests_mock):
 
 def test_missing_secret_names_both_ways(requests_mock, monkeypatch):
     monkeypatch.setenv("THRIVE_TENANT_ID", "eu-west-2_AbcdEfghI")
-    with pytest.raises(InputError, match="THRIVE_API_SECRET.*THRIVE_CLIENT_ID"):
+    with pytest.raises(InputError, match=r"THRIVE_API_SECRET.*THRIVE_CLIENT_ID"):
         _load()
 
 
@@ -515,8 +515,8 @@ def test_gaps_and_unknown_keys(thrive_records):
     ],
 )
 def test_values_that_do_not_fit_go_to_extra(record, column, extra):
-    for given in (json.dumps(_body([record])).encode(), [record]):
-        df = af.normalize_thrive(given)
+    for form in (json.dumps(_body([record])).encode(), [record]):
+        df = af.normalize_thrive(form)
         if column is not None:
             assert pd.isna(df.loc[0, column])
         assert json.loads(df.loc[0, "extra"]) == extra
@@ -536,8 +536,8 @@ def test_values_that_do_not_fit_go_to_extra(record, column, extra):
     ids=["z", "z-ms", "z-us", "offset", "offset-fraction", "naive-is-utc", "space"],
 )
 def test_iso_timestamps_in_every_form(stamp, expected):
-    for given in ([{"id": "a", "createdAt": stamp}], _body([{"id": "a", "createdAt": stamp}])):
-        df = af.normalize_thrive(json.dumps(given).encode())
+    for form in ([{"id": "a", "createdAt": stamp}], _body([{"id": "a", "createdAt": stamp}])):
+        df = af.normalize_thrive(json.dumps(form).encode())
         assert df.loc[0, "created_at"] == pd.Timestamp(expected)
         assert str(df["created_at"].dtype) == "datetime64[ms, UTC]"
 
