@@ -17,6 +17,7 @@ from .errors import (
     PaginationError,
     ResponseError,
 )
+from .lake import list_snapshots, read_lake, to_parquet
 from .thrive import TotalMismatchWarning, load_thrive_audiences, normalize_thrive
 from .unless import UnlessAudiences
 
@@ -30,6 +31,9 @@ __all__ = [
     "TotalMismatchWarning",
     "UnlessAudiences",
     "__version__",
+    "list_snapshots",
     "load_thrive_audiences",
     "normalize_thrive",
+    "read_lake",
+    "to_parquet",
 ]
