@@ -192,7 +192,7 @@ UNLESS_CONDITIONS = Table(
         _c("website_id", "string", "the audience's website"),
         _c("rule_id", "string", "the audience's id"),
         _c("condition_index", "int", "0-based order of the leaf in the rule"),
-        _c("path", "string", 'the leaf\'s place, e.g. `and[1].or[0]`; `""` for a bare leaf'),
+        _c("path", "string", "the leaf's place, e.g. `and[1].or[0]`; empty for a bare leaf"),
         _c("depth", "int", "groups above the leaf, `not` included"),
         _c("group_op", "string", "nearest enclosing `and` or `or`; null for none"),
         _c("negated", "boolean", "under an odd number of `not`"),
@@ -218,3 +218,10 @@ TABLES: dict[str, Table] = {
     t.name: t
     for t in (THRIVE_AUDIENCES, UNLESS_AUDIENCES, UNLESS_VARIANTS, UNLESS_CONDITIONS, UNLESS_TAGS)
 }
+
+
+def markdown(table: Table) -> str:
+    """The table's columns as a Markdown table: the README's tables are this, verbatim."""
+    lines = ["| column | dtype | meaning |", "| --- | --- | --- |"]
+    lines += [f"| `{c.name}` | {PANDAS_DTYPES[c.kind]} | {c.doc} |" for c in table.columns]
+    return "\n".join(lines)
