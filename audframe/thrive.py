@@ -86,6 +86,8 @@ _ARROW_BODY = pa.schema(
         ),
     ]
 )
+_RELEASE_ABOVE = 8 << 20  # bytes of body
+
 # Unknown keys of these Arrow types read back exactly as JSON had them; any other type (a
 # float that may have been an int, an object whose keys Arrow merged) takes the exact path.
 _EXACT_TYPES = (pa.types.is_string, pa.types.is_boolean, pa.types.is_int64, pa.types.is_null)
@@ -413,6 +415,11 @@ def _parse_arrow(body: bytes) -> _Page | None:
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
         return None
+    finally:
+        if len(body) > _RELEASE_ABOVE:
+            # The reader's scratch space is about twice the body; hand it back to the OS now
+            # rather than let the allocator keep it while the columns are built.
+            pa.default_memory_pool().release_unused()
     if table.num_rows != 1:
         return None
     results = table.column("results").chunk(0)
@@ -544,7 +551,10 @@ def _collect_at(
 
 def _frame(pages: Sequence[_Page], extra_columns: ExtraColumns | None) -> pd.DataFrame:
     """The pages' columns joined, ``structure_id`` and ``extra`` derived, as a DataFrame."""
-    columns = {col: pa.concat_arrays([p.columns[col] for p in pages]) for col in pages[0].columns}
+    columns = {
+        col: pa.concat_arrays([p.columns[col] for p in pages]) if len(pages) > 1 else array
+        for col, array in pages[0].columns.items()
+    }
     # A structure is its own structure; an audience belongs to its parent's; a record whose
     # category is missing or unknown belongs to its parent's if it has one, else to itself.
     category = pc.fill_null(columns["category"], "")
