@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from ._version import __version__
+from .audit import audit, counts, diff
 from .errors import (
     ApiError,
     AudframeError,
@@ -31,6 +32,9 @@ __all__ = [
     "TotalMismatchWarning",
     "UnlessAudiences",
     "__version__",
+    "audit",
+    "counts",
+    "diff",
     "list_snapshots",
     "load_thrive_audiences",
     "normalize_thrive",
