@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ._checks import FINDING_COLUMNS, SEVERITIES
+from ._diff import change_summary
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -108,10 +110,10 @@ def render_html(
     Raises:
         InputError: ``findings`` lacks the audit's columns.
     """
-    missing = {"check", "severity", "source", "key", "detail"} - set(map(str, findings.columns))
+    missing = set(FINDING_COLUMNS) - set(map(str, findings.columns))
     if missing:
         raise InputError(
-            f"render_html: expected findings with columns check, severity, source, key, detail; "
+            f"render_html: expected findings with columns {', '.join(FINDING_COLUMNS)}; "
             f"missing {sorted(missing)}"
         )
     generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -164,8 +166,7 @@ def _cards(
 ) -> str:
     tally = findings["severity"].value_counts()
     cards = [
-        f"<div class='card {s}'><b>{int(tally.get(s, 0))}</b>{s} findings</div>"
-        for s in ("error", "warning", "info")
+        f"<div class='card {s}'><b>{int(tally.get(s, 0))}</b>{s} findings</div>" for s in SEVERITIES
     ]
     thrive = counts.get("thrive/per_category_type")
     if thrive is not None:
@@ -196,8 +197,6 @@ def _changes(changes: pd.DataFrame | None) -> str:
         return "<p class=muted>No previous snapshot to compare with.</p>"
     if changes.empty:
         return "<p>Nothing changed.</p>"
-    from .audit import change_summary
-
     # A long list folds away under the summary; a short one stays open.
     opened = " open" if len(changes) <= 30 else ""
     records = (

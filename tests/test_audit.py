@@ -10,7 +10,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from audframe._checks import WEIGHT_TOLERANCE
 from audframe._schema import (
+    TABLES,
     THRIVE_AUDIENCES,
     UNLESS_AUDIENCES,
     UNLESS_CONDITIONS,
@@ -406,6 +408,10 @@ def test_audit_of_lake_frames_uses_the_newest_snapshot_per_partition() -> None:
     assert "thrive_duplicate_id" not in set(findings["check"])
 
 
+def test_variant_weights_doc_states_the_tolerance() -> None:
+    assert f"(within {WEIGHT_TOLERANCE})" in CHECKS["unless_variant_weights"].doc
+
+
 def test_every_check_is_documented_in_the_readme() -> None:
     readme = (ROOT / "docs" / "readme" / "audit.md").read_text(encoding="utf-8")
     assert checks_markdown() in readme
@@ -562,6 +568,110 @@ def test_diff_after_a_lake_round_trip(tmp_path: Path) -> None:
     assert changes[["change", "key", "columns"]].values.tolist() == [
         ["changed", A_OK1, "reference"]
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# Empty tables, as an empty load or the lake gives them: pandas turns an empty Arrow table into
+# string[pyarrow] columns with no Arrow chunk, and its merge on several such keys used to fail
+# ("cannot construct ChunkedArray from empty vector and omitted type").
+
+TABLE_NAMES = [pytest.param(name, id=name) for name in TABLES]
+
+
+def _full(name: str) -> pd.DataFrame:
+    return thrive_frame() if name == THRIVE_AUDIENCES.name else unless_tables().tables()[name]
+
+
+def _assert_diff_frame(changes: pd.DataFrame) -> None:
+    assert list(changes.columns) == ["change", "key", "columns", "source", "table"]
+    assert all(str(t) == "string" for t in changes.dtypes)
+
+
+@pytest.mark.parametrize("name", TABLE_NAMES)
+def test_diff_of_empty_tables(name: str) -> None:
+    empty, full = TABLES[name].empty(), _full(name)
+    n_keys = len(full.drop_duplicates(list(TABLES[name].key)))
+    same = diff({name: empty}, {name: empty.copy()}, tables=[name])
+    _assert_diff_frame(same)
+    assert same.empty
+    for old, new, change in ((empty, full, "added"), (full, empty, "removed")):
+        changes = diff({name: old}, {name: new}, tables=[name])
+        _assert_diff_frame(changes)
+        assert changes["change"].tolist() == [change] * n_keys
+        assert set(changes["table"]) == {name}
+
+
+def test_diff_of_two_loads_with_empty_unless_tables() -> None:
+    every = {n: TABLES[n].empty() for n in TABLES if n.startswith("unless/")}
+    assert diff(every, every).empty
+    assert diff(every, every, tables="all").empty
+    u = unless_tables()
+    untagged = UnlessAudiences(u.audiences, u.variants, u.conditions, UNLESS_TAGS.empty())
+    assert diff(untagged, untagged, tables="all").empty
+
+
+@pytest.mark.parametrize("name", TABLE_NAMES)
+def test_audit_and_counts_of_empty_tables(name: str) -> None:
+    empty = TABLES[name].empty()
+    findings = audit({name: empty}, now=NOW)
+    assert findings.empty
+    assert list(findings.columns) == list(FINDING_COLUMNS)
+    assert all(str(t) == "string" for t in findings.dtypes)
+    # Only the sources with rows are counted.
+    assert counts({name: empty}) == {}
+
+
+def test_empty_thrive_load_is_still_checked_against_the_servers_total() -> None:
+    df = THRIVE_AUDIENCES.empty()
+    df.attrs = {"source": "thrive", "tenant_id": "t1", "total_results": 3}
+    findings = audit(df, now=NOW)
+    assert findings[["check", "key", "detail"]].values.tolist() == [
+        ["thrive_row_count", "t1", "read 0 rows; the server reported 3"]
+    ]
+    df.attrs["total_results"] = 0
+    assert audit(df, now=NOW).empty
+
+
+COUNT_COLUMNS = {
+    "thrive/per_structure": ["structure_id", "structure_name", "api_controlled", "audiences"],
+    "thrive/per_category_type": ["category", "type", "records"],
+    "thrive/per_api_controlled": ["category", "api_controlled", "records"],
+    "unless/per_website_state": ["website_id", "state", "audiences"],
+    "unless/variants_per_audience": ["website_id", "variants", "audiences"],
+    "unless/rule_fields": ["field", "conditions", "audiences"],
+    "unless/rule_operators": ["operator", "conditions", "audiences"],
+}
+
+
+def test_counts_keep_their_columns_when_some_tables_are_empty() -> None:
+    tables = {n: TABLES[n].empty() for n in TABLES}
+    # Structures only: no audience to count in them.
+    tables[THRIVE_AUDIENCES.name] = _frame(THRIVE_AUDIENCES, [_t(S_API, "structure")])
+    # Audiences only: no variants, conditions or tags.
+    tables[UNLESS_AUDIENCES.name] = _frame(UNLESS_AUDIENCES, [_u("ok")])
+    result = counts(tables)
+    assert {name: list(frame.columns) for name, frame in result.items()} == COUNT_COLUMNS
+    assert result["thrive/per_structure"]["audiences"].tolist() == [0]
+    assert result["unless/variants_per_audience"]["variants"].tolist() == [0]
+    assert result["unless/rule_fields"].empty
+    assert result["unless/rule_operators"].empty
+
+
+def test_audit_of_a_lake_with_an_empty_table_in_both_snapshots(tmp_path: Path) -> None:
+    lake = _lake()
+    u = unless_tables()
+    load = UnlessAudiences(
+        u.audiences.drop_duplicates(["website_id", "rule_id"]),
+        u.variants,
+        u.conditions,
+        UNLESS_TAGS.empty(),
+        attrs=u.attrs,
+    )
+    lake.to_parquet(load, tmp_path, snapshot_date="2026-11-16")
+    lake.to_parquet(load, tmp_path, snapshot_date="2026-11-23")
+    out = io.StringIO()
+    assert run_audit(tmp_path, out=out) == 0
+    assert "== changes since the previous snapshot ==\n(none)" in out.getvalue()
 
 
 # --------------------------------------------------------------------------------------------
