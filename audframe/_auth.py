@@ -20,9 +20,10 @@ class BasicAuth:
     """HTTP Basic: ``Authorization: Basic base64(username:password)`` on every request."""
 
     def __init__(self, username: str, password: Secret, *, hint: str) -> None:
-        token = base64.b64encode(f"{username}:{password.reveal()}".encode()).decode()
-        self._header = Secret(f"Basic {token}")
-        self.secrets: tuple[Secret, ...] = (password, self._header)
+        token = _basic_token(username, password)
+        self._header = Secret(f"Basic {token.reveal()}")
+        # The bare token too: a vendor may echo it without the "Basic " in front.
+        self.secrets: tuple[Secret, ...] = (password, self._header, token)
         self.hint = hint
 
     def headers(self, client: HttpClient) -> dict[str, str]:
@@ -75,7 +76,9 @@ class OAuth2ClientCredentials:
         self._expires_at = 0.0
         self._lock = threading.Lock()
         self.tokens_fetched = 0
-        self.secrets: tuple[Secret, ...] = (client_secret,)
+        # What the token request carries (the secret, or it in HTTP Basic), then the token.
+        self._client_secrets = (client_secret, _basic_token(client_id, client_secret))
+        self.secrets: tuple[Secret, ...] = self._client_secrets
 
     def __repr__(self) -> str:
         return f"OAuth2ClientCredentials({self.token_url!r}, client_id=..., scope={self.scope!r})"
@@ -117,9 +120,14 @@ class OAuth2ClientCredentials:
         )
         token, lifetime = answer
         self._token = Secret(token)
-        self.secrets = (self._client_secret, self._token)
+        self.secrets = (*self._client_secrets, self._token)
         self._expires_at = time.monotonic() + max(0.0, lifetime - min(self.leeway, lifetime / 2))
         self.tokens_fetched += 1
+
+
+def _basic_token(username: str, password: Secret) -> Secret:
+    """``base64(username:password)``, the part of an HTTP Basic header that gives both away."""
+    return Secret(base64.b64encode(f"{username}:{password.reveal()}".encode()).decode())
 
 
 def _parse_token(body: bytes, token_url: str) -> tuple[str, float]:

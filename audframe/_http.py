@@ -167,6 +167,8 @@ class HttpClient:
         self._own_session = session is None
         self.session = session or _new_session(self.max_workers)
         self._lock = threading.Lock()
+        # Set when a map() fails or is interrupted: its other calls stop at their next wait.
+        self._stopped = threading.Event()
         self.requests_sent = 0
 
     def __enter__(self) -> HttpClient:
@@ -214,6 +216,7 @@ class HttpClient:
         refreshed = False
         attempt = 0
         while True:
+            self._check_stopped(endpoint)
             sent = {**(headers or {}), **(self.auth.headers(self) if auth else {})}
             problem, status, retry_after = "", None, None
             try:
@@ -239,7 +242,7 @@ class HttpClient:
                 raise self._gave_up(endpoint, status, problem, attempt + 1)
             wait = self.retry.delay(attempt, retry_after)
             log.info("%s: %s; retry %d in %.2fs", endpoint, problem, attempt + 1, wait)
-            (self._sleep or _sleep)(wait)
+            self._wait(wait)
             attempt += 1
 
     def map(self, fn: Callable[[A], T], items: Iterable[A]) -> list[T]:
@@ -254,9 +257,29 @@ class HttpClient:
         try:
             futures = [pool.submit(fn, item) for item in items]
             return [future.result() for future in futures]
+        except BaseException:
+            # On an error or Ctrl-C, calls under way stop at their next retry wait (which
+            # ends at once) instead of sleeping out their backoff; a request in flight still
+            # takes up to `timeout`.
+            self._stopped.set()
+            raise
         finally:
-            # On an error or Ctrl-C, drop what has not started instead of waiting for it.
+            # Drop what has not started instead of waiting for it.
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _wait(self, seconds: float) -> None:
+        """Wait before a retry; ends early when the load is stopped."""
+        if self._sleep is not None:
+            self._sleep(seconds)
+        else:
+            _sleep(seconds, self._stopped)
+
+    def _check_stopped(self, endpoint: str) -> None:
+        if self._stopped.is_set():
+            raise ApiError(
+                "stopped: another request of this load failed or it was interrupted",
+                endpoint=endpoint,
+            )
 
     def _send(
         self,
@@ -293,12 +316,23 @@ class HttpClient:
                 return response
             url = check_url(urljoin(response.url or url, location), what="a redirect target")
             params = None  # the Location carries its own query
+            if response.status_code == 303:
+                method, data = "GET", None
             if _origin(url) != origin:
+                if data is not None:
+                    # 307/308 resend the body, and a token request's form may hold the client
+                    # secret: it goes to no other host.
+                    response.close()
+                    raise ApiError(
+                        f"redirected to another host ({_origin_text(url)}); a request body, "
+                        "which may hold credentials, is not sent there",
+                        endpoint=endpoint,
+                        status=response.status_code,
+                        hint="point the URL at the endpoint itself (for OAuth2, token_url)",
+                    )
                 # Another host: it gets the request, never the credentials.
                 headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
                 basic = None
-            if response.status_code == 303:
-                method, data = "GET", None
             response.close()
         raise ApiError(
             f"more than {MAX_REDIRECTS} redirects",
@@ -357,8 +391,9 @@ _STATUS_HINTS = {
 }
 
 
-def _sleep(seconds: float) -> None:
-    time.sleep(seconds)  # a module-level name, so tests can patch the retry clock alone
+def _sleep(seconds: float, stop: threading.Event) -> None:
+    """The retry clock: a module-level name, so tests can patch it alone."""
+    stop.wait(seconds)
 
 
 def _new_session(max_workers: int) -> requests.Session:
@@ -377,6 +412,11 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _origin_text(url: str) -> str:
+    scheme, host, port = _origin(url)
+    return f"{scheme}://{host}:{port}"
 
 
 def _param(value: Any) -> str:

@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ def _fail(exc: BaseException) -> None:
 def _demo(args: argparse.Namespace) -> int:
     import audframe as af
     from audframe.sandbox import Sandbox
+    from audframe.unless import load_unless_audiences
 
     out = Path(args.out)
     started = time.perf_counter()
@@ -62,7 +63,7 @@ def _demo(args: argparse.Namespace) -> int:
     with Sandbox(latency_ms=args.latency_ms, faults=args.faults) as sb:
         print(f"  sandbox on {sb.url}")
         thrive = af.load_thrive_audiences(**sb.thrive_kwargs(), per_page=100, progress=None)
-        unless = af.load_unless_audiences(**sb.unless_kwargs(), progress=None)
+        unless = load_unless_audiences(**sb.unless_kwargs(), progress=None)
     paths = [*af.to_parquet(thrive, out), *af.to_parquet(unless, out)]
     print(_summary(thrive, unless))
     print(f"\nwrote {len(paths)} Parquet files to the lake at {out.resolve()}")
@@ -115,9 +116,10 @@ def _thrive(args: argparse.Namespace) -> int:
 
 def _unless(args: argparse.Namespace) -> int:
     import audframe as af
+    from audframe.unless import load_unless_audiences
 
     started = time.perf_counter()
-    tables = af.load_unless_audiences(
+    tables = load_unless_audiences(
         website_id=args.website_id,
         states=tuple(args.state),
         rule_id=args.rule_id,
@@ -141,7 +143,7 @@ def _lake_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _report(
-    source: str, rows: dict[str, int], paths: list[str], started: float, attrs: dict[str, Any]
+    source: str, rows: dict[str, int], paths: list[str], started: float, attrs: Mapping[Any, Any]
 ) -> None:
     """One JSON line on stdout, for schedulers and their logs."""
     summary = {

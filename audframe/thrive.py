@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -403,6 +405,10 @@ def _parse_page(body: Any, *, keep_raw: bool = False) -> _Page:
 
 def _parse_arrow(body: bytes) -> _Page | None:
     """The fast path: Arrow's JSON reader. None where it cannot give the exact answer."""
+    if not _OPENS_OBJECT.match(body):
+        return None  # a top-level `null` crashes Arrow's reader (a segfault), and is no body
+    if _nesting(body) > MAX_ARROW_DEPTH:
+        return None  # Arrow's reader recurses per level: ~20,000 levels overflow the C stack
     try:
         table = pa_json.read_json(
             io.BytesIO(body),
@@ -438,6 +444,14 @@ def _parse_arrow(body: bytes) -> _Page | None:
     for name in parent_unknown:
         if not any(check(parent.field(name).type) for check in _EXACT_TYPES):
             return None
+    try:
+        # Arrow's reader takes bytes that are not UTF-8 into string columns as they are; the
+        # exact path rejects them with a message instead. (Checked only now: every type is
+        # flat or known by here, and validating a type nested thousands deep overflows the
+        # C stack.)
+        table.validate(full=True)
+    except pa.ArrowInvalid:
+        return None
     fields = dict(zip(names, records.flatten(), strict=True))
     parent_fields = dict(
         zip([f.name for f in parent.type], fields["parent"].flatten(), strict=True)
@@ -458,6 +472,38 @@ def _parse_arrow(body: bytes) -> _Page | None:
         columns[col] = _timestamps(fields[key], key, extra)
     pagination = table.column("pagination").chunk(0)[0].as_py()
     return _Page(columns, extra, pagination)
+
+
+def _nesting(body: bytes) -> int:
+    """How deep the JSON in ``body`` nests (exact for valid JSON), at C speed.
+
+    Only quotes and brackets count, so the work is on a short string: with every other byte
+    gone, a string without brackets in it is two quotes side by side, and those go too.
+    ``\\uXXXX`` escapes hide no quote; where other escapes are (rare in API bodies), the
+    letters that may follow a backslash stay until the escapes are gone, so each stays whole.
+    For invalid JSON the figure may be off past the first error, where no parser reads anyway.
+    """
+    marks = body.translate(None, _NOT_MARKS).replace(b"\\u", b"")  # \uXXXX hides no quote
+    if b"\\" in marks:
+        marks = body.translate(None, _NOT_ESCAPES).replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = marks.translate(None, _LETTERS)
+    marks = marks.replace(b'""', b"")
+    chars = np.frombuffer(marks, dtype=np.uint8)
+    if not len(chars):
+        return 0
+    outside = (np.cumsum(chars == 0x22, dtype=np.int64) & 1) == 0
+    opens = ((chars == 0x5B) | (chars == 0x7B)) & outside
+    closes = ((chars == 0x5D) | (chars == 0x7D)) & outside
+    depth = np.cumsum(opens.astype(np.int64) - closes)
+    return max(0, int(depth.max()))
+
+
+MAX_ARROW_DEPTH = 512
+MAX_TIMESTAMP_TEXT = 64  # bytes; "2024-03-01T10:00:00.123456789+01:00" is 35
+_OPENS_OBJECT = re.compile(rb"[ \t\r\n]*\{")
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'"[]{}\\u')
+_NOT_ESCAPES = bytes(b for b in range(256) if b not in b'"[]{}\\/bfnrtu')
+_LETTERS = b"\\/bfnrtu"  # what is left of escapes once they no longer hide a quote
 
 
 def _parse_records(records: list[Any]) -> _Page:
@@ -520,7 +566,13 @@ def _take_parent(
 
 
 def _timestamps(strings: pa.Array, key: str, extra: list[dict[str, Any] | None]) -> pa.Array:
-    parsed, failed = parse_iso(strings)
+    # No date is this long; the parser's slow path takes minutes on a megabyte of digits.
+    too_long = pc.fill_null(pc.greater(pc.binary_length(strings), MAX_TIMESTAMP_TEXT), False)
+    if too_long.true_count:
+        parsed, failed = parse_iso(pc.if_else(too_long, pa.scalar(None, _S), strings))
+        failed = pc.or_(failed, too_long)
+    else:
+        parsed, failed = parse_iso(strings)
     if failed.true_count:
         bad = pc.indices_nonzero(failed).to_pylist()
         _collect_at(extra, bad, strings, key)
@@ -566,13 +618,82 @@ def _frame(pages: Sequence[_Page], extra_columns: ExtraColumns | None) -> pd.Dat
     )
     extras = [row for p in pages for row in p.extra]
     columns["extra"] = pa.array(
-        [None if row is None else _json.dumps_sorted(row) for row in extras], type=_S
+        [None if row is None else _extra_text(row, i) for i, row in enumerate(extras)], type=_S
     )
     more = None
     if extra_columns is not None:
         raw = [record for p in pages for record in (p.raw or [])]
         more = extra_columns.evaluate(raw)
     return THRIVE_AUDIENCES.frame(columns, extra=more)
+
+
+def _extra_text(row: dict[str, Any], index: int) -> str:
+    """``row`` as sorted JSON text, however deep it is and however big its integers."""
+    try:
+        return _json.dumps_sorted(row)
+    except TypeError:
+        pass  # orjson stops at 254 levels and at 64-bit integers
+    try:
+        return _dumps_deep(row)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"record {index} cannot be kept in `extra` as JSON: {exc}") from None
+
+
+def _dumps_deep(value: Any) -> str:
+    """Sorted compact JSON text without recursion, so a value nested 10,000 levels deep and a
+    value orjson refuses (an integer past 64 bits) are still kept whole."""
+    out: list[str] = []
+    # A stack of what is left to write: values, and text (separators, closing brackets).
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is _Text:
+            out.append(item.value)
+        elif isinstance(item, dict):
+            keys = sorted(item, key=_key_text)
+            todo: list[Any] = [_Text("}")]
+            for n, key in enumerate(reversed(keys)):
+                todo.append(item[key])
+                comma = "," if n < len(keys) - 1 else ""
+                todo.append(_Text(comma + _scalar(_key_text(key)) + ":"))
+            out.append("{")
+            stack.extend(todo)
+        elif isinstance(item, list | tuple):
+            todo = [_Text("]")]
+            for n, child in enumerate(reversed(item)):
+                todo.append(child)
+                if n < len(item) - 1:
+                    todo.append(_Text(","))
+            out.append("[")
+            stack.extend(todo)
+        else:
+            out.append(_scalar(item))
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class _Text:
+    """Text to write as it is (a bracket, a comma, a key), told apart from a string value."""
+
+    value: str
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool) or key is None:
+        return _json.dumps(key)
+    if isinstance(key, int | float):
+        return str(key)
+    raise TypeError(f"a key of type {type(key).__name__} is not JSON")
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # any size; str() refuses past 4300 digits with a ValueError
+    if value is None or isinstance(value, str | bool | float):
+        return _json.dumps(value)
+    raise TypeError(f"a value of type {type(value).__name__} is not JSON")
 
 
 # ---- settings -----------------------------------------------------------------------------------
