@@ -20,7 +20,7 @@ from .errors import (
 )
 from .lake import list_snapshots, read_lake, to_parquet
 from .thrive import TotalMismatchWarning, load_thrive_audiences, normalize_thrive
-from .unless import UnlessAudiences
+from .unless import UnlessAudiences, load_unless_audiences, normalize_unless
 
 __all__ = [
     "ApiError",
@@ -37,7 +37,9 @@ __all__ = [
     "diff",
     "list_snapshots",
     "load_thrive_audiences",
+    "load_unless_audiences",
     "normalize_thrive",
+    "normalize_unless",
     "read_lake",
     "to_parquet",
 ]

@@ -55,7 +55,6 @@ def _fail(exc: BaseException) -> None:
 def _demo(args: argparse.Namespace) -> int:
     import audframe as af
     from audframe.sandbox import Sandbox
-    from audframe.unless import load_unless_audiences
 
     out = Path(args.out)
     started = time.perf_counter()
@@ -63,7 +62,7 @@ def _demo(args: argparse.Namespace) -> int:
     with Sandbox(latency_ms=args.latency_ms, faults=args.faults) as sb:
         print(f"  sandbox on {sb.url}")
         thrive = af.load_thrive_audiences(**sb.thrive_kwargs(), per_page=100, progress=None)
-        unless = load_unless_audiences(**sb.unless_kwargs(), progress=None)
+        unless = af.load_unless_audiences(**sb.unless_kwargs(), progress=None)
     paths = [*af.to_parquet(thrive, out), *af.to_parquet(unless, out)]
     print(_summary(thrive, unless))
     print(f"\nwrote {len(paths)} Parquet files to the lake at {out.resolve()}")
@@ -116,10 +115,9 @@ def _thrive(args: argparse.Namespace) -> int:
 
 def _unless(args: argparse.Namespace) -> int:
     import audframe as af
-    from audframe.unless import load_unless_audiences
 
     started = time.perf_counter()
-    tables = load_unless_audiences(
+    tables = af.load_unless_audiences(
         website_id=args.website_id,
         states=tuple(args.state),
         rule_id=args.rule_id,

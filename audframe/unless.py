@@ -1,11 +1,91 @@
-"""Unless audiences: four tidy tables from ``GET /api/v1/public/audiences``."""
+"""Unless audiences: four tidy tables from ``GET /api/v1/public/audiences``.
+
+Two ways in, one result. :func:`load_unless_audiences` fetches (one call per website and state,
+in parallel) and hands the records to the same normaliser as :func:`normalize_unless`, which
+reads a saved body with no network.
+
+The normaliser builds columns, not rows. A body as it came over the wire (bytes or str) is read
+by Arrow's JSON reader straight into columns against the documented record shape; anything the
+shape does not cover (an unknown key, a value of the wrong type, a null record) sends the body to
+the plain Python path instead, which keeps every oddity: unknown keys and wrong-typed values go to
+``extra`` as JSON text. Rules are parsed in chunks by :mod:`audframe._rules`, so memory stays
+bounded by the chunk, not by the number of conditions.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal, cast
 
+import numpy as np
+import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._json import describe
+from ._rules import ConditionColumns, json_text
+from ._schema import UNLESS_AUDIENCES, UNLESS_CONDITIONS, UNLESS_TAGS, UNLESS_VARIANTS
+from ._secrets import Secret, resolve
+from ._timestamps import _MS_BOUND, from_unix_ms
+from .errors import InputError
+
+if TYPE_CHECKING:
+    import requests
+
+__all__ = ["UnlessAudiences", "load_unless_audiences", "normalize_unless"]
+
+State = Literal["live", "stopped"]
+STATES: tuple[State, ...] = ("live", "stopped")
+PATH = "/api/v1/public/audiences"
+BASE_URL = "https://api.unless.com"
+
+# The documented record keys, by the column each one fills.
+_STRINGS = {
+    "accountId": "account_id",
+    "websiteId": "website_id",
+    "ruleId": "rule_id",
+    "name": "name",
+    "state": "state",
+    "webPagePath": "web_page_path",
+    "durationType": "duration_type",
+}
+_INTS = {"prio": "prio", "duration": "duration"}
+_BOOLS = {
+    "disabled": "disabled",
+    "readOnly": "read_only",
+    "exclusive": "exclusive",
+    "isComponent": "is_component",
+}
+_TIMES = {"startDate": "start_date", "createdDate": "created_date", "updatedDate": "updated_date"}
+_KNOWN = frozenset([*_STRINGS, *_INTS, *_BOOLS, *_TIMES, "rule", "variants", "audienceTags"])
+_VARIANT_KEYS = frozenset(("id", "name", "weight"))
+_INT64 = (-(2**63), 2**63 - 1)
+_NONE = type(None)
+
+# Rules parsed per chunk: the conditions' Python lists never hold more than this many rules'
+# leaves before they become Arrow arrays.
+RULE_CHUNK = 4_096
+
+# The record shape Arrow's JSON reader is held to. Any deviation (a key not listed, a value of
+# another type, a number that is not an int64) makes it fail, and the Python path takes over.
+_VARIANT_TYPE = pa.struct([("id", pa.string()), ("name", pa.string()), ("weight", pa.float64())])
+_RECORD_TYPE = pa.struct(
+    [(key, pa.string()) for key in _STRINGS]
+    + [(key, pa.int64()) for key in [*_INTS, *_TIMES]]
+    + [(key, pa.bool_()) for key in _BOOLS]
+    + [
+        ("rule", pa.string()),
+        ("variants", pa.list_(_VARIANT_TYPE)),
+        ("audienceTags", pa.list_(pa.string())),
+    ]
+)
+_BODY_SCHEMA = pa.schema([("audiences", pa.list_(_RECORD_TYPE))])
+_OPENS_OBJECT = re.compile(rb"\s*\{")
 
 
 @dataclass
@@ -34,3 +114,616 @@ class UnlessAudiences:
             "unless/conditions": self.conditions,
             "unless/tags": self.tags,
         }
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}={len(df)}" for name, df in self._named())
+        return f"UnlessAudiences({sizes}, website_ids={self.attrs.get('website_ids')!r})"
+
+    def _named(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        yield from (
+            ("audiences", self.audiences),
+            ("variants", self.variants),
+            ("conditions", self.conditions),
+            ("tags", self.tags),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# normalise
+# ---------------------------------------------------------------------------------------------
+
+
+def normalize_unless(
+    body: bytes | bytearray | memoryview | str | Mapping[str, Any] | Sequence[Any],
+    *,
+    extra_columns: Mapping[str, str] | None = None,
+) -> UnlessAudiences:
+    """The four tables from a saved response, with no network.
+
+    Args:
+        body: a response body as it came over the wire (bytes or str), a parsed body of either
+            shape (``{"audiences": [...]}`` or ``{"audience": {...}}``), or a list of records.
+        extra_columns: ``{"column": "$.json.path"}``, evaluated on each raw record, each giving
+            one more column of ``audiences``.
+
+    Returns:
+        The tables; ``attrs`` holds ``source="unless"``, ``fetched_at`` (when the tables were
+        made), the ``website_ids`` found and the ``account_id`` when there is exactly one.
+
+    Raises:
+        InputError: the body is not JSON (bytes that are not UTF-8 included) or not one of the
+            shapes above, or a parsed body holds a string that is not valid Unicode. A record
+            that is not an object does not raise: it becomes a row of nulls whose ``extra``
+            holds it under ``"record"`` and whose ``rule_error`` says what it was.
+    """
+    from ._extra import compile_extra_columns
+
+    extras = compile_extra_columns(extra_columns, reserved=UNLESS_AUDIENCES.names)
+    built: _Built | None = None
+    if extras is None and isinstance(body, bytes | bytearray | memoryview | str):
+        try:
+            data = body.encode() if isinstance(body, str) else body
+        except UnicodeEncodeError:  # lone surrogates: not JSON the wire could carry
+            data = b""
+        built = _from_arrow(data)
+    if built is None:
+        records = _records(body)
+        built = _from_records(records)
+        if extras is not None:
+            built.extra_columns = extras.evaluate(records)
+    return _finish(built, _attrs(built, website_ids=None, account_id=None))
+
+
+def _finish(built: _Built, attrs: dict[str, Any]) -> UnlessAudiences:
+    try:
+        return built.finish(attrs)
+    except UnicodeEncodeError as exc:
+        # Only a parsed body can hold one: text from the wire is UTF-8 or refused earlier.
+        raise InputError(
+            f"a record holds a string that is not valid Unicode (a lone surrogate: {exc.reason})"
+        ) from None
+
+
+def _records(body: Any) -> list[Any]:
+    """The records of any accepted body, or an InputError saying what arrived."""
+    if isinstance(body, bytes | bytearray | memoryview | str):
+        try:
+            body = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"an Unless body must be JSON; it is not: {exc}") from None
+    if isinstance(body, Mapping):
+        if "audiences" in body:
+            audiences = body["audiences"]
+            if audiences is None:
+                return []
+            if isinstance(audiences, list | tuple):
+                return list(audiences)
+            raise InputError(f'"audiences" must be an array, got {describe(audiences)}')
+        if "audience" in body:
+            audience = body["audience"]
+            return [] if audience is None else [audience]
+        keys = ", ".join(sorted(map(str, body))) or "none"
+        raise InputError(
+            'an Unless body must be {"audiences": [...]} or {"audience": {...}}; '
+            f"got an object with keys {keys}"
+        )
+    if isinstance(body, list | tuple):
+        return list(body)
+    raise InputError(
+        "an Unless body must be bytes or str as on the wire, a parsed body or a list of "
+        f"records; got {describe(body)}"
+    )
+
+
+@dataclass
+class _Built:
+    """The columns of the four tables, before they become DataFrames."""
+
+    audiences: dict[str, Any]
+    variants: dict[str, Any]
+    tags: dict[str, Any]
+    rules: Iterable[Sequence[Any]]  # the rule values, chunk by chunk
+    problems: dict[int, str] = field(default_factory=dict)  # rule_error for bad records
+    extra_columns: dict[str, list[Any]] | None = None
+
+    def finish(self, attrs: dict[str, Any]) -> UnlessAudiences:
+        aud = self.audiences
+        website = _array(aud["website_id"], pa.string())
+        rule_id = _array(aud["rule_id"], pa.string())
+        aud["website_id"], aud["rule_id"] = website, rule_id
+        conditions, counts, errors = _conditions(self.rules, website, rule_id)
+        for i, problem in self.problems.items():
+            counts[i], errors[i] = None, problem
+        aud["n_conditions"], aud["rule_error"] = counts, errors
+        for part in (self.variants, self.tags):
+            parents = _array(part.pop("owner"), pa.int64())
+            part["website_id"] = website.take(parents)
+            part["rule_id"] = rule_id.take(parents)
+        del website, rule_id
+        audiences = UNLESS_AUDIENCES.frame(aud, extra=self.extra_columns)
+        # pandas holds its own copy of each string column: drop the source arrays one table at
+        # a time, so peak memory never holds two copies of everything.
+        aud.clear()
+        variants = UNLESS_VARIANTS.frame(self.variants)
+        self.variants.clear()
+        tags = UNLESS_TAGS.frame(self.tags)
+        self.tags.clear()
+        result = UnlessAudiences(audiences, variants, conditions, tags, attrs=attrs)
+        for _, df in result._named():
+            df.attrs.update(attrs)
+        return result
+
+
+def _attrs(
+    built: _Built, *, website_ids: list[str] | None, account_id: str | None
+) -> dict[str, Any]:
+    if website_ids is None:
+        found = pc.unique(_array(built.audiences["website_id"], pa.string())).drop_null()
+        website_ids = sorted(found.to_pylist())
+    if account_id is None:
+        accounts = pc.unique(_array(built.audiences["account_id"], pa.string())).drop_null()
+        account_id = accounts[0].as_py() if len(accounts) == 1 else None
+    return {
+        "source": "unless",
+        "fetched_at": _now(),
+        "website_ids": website_ids,
+        "account_id": account_id,
+    }
+
+
+def _from_records(
+    records: Sequence[Any],
+    *,
+    websites: Sequence[str] | None = None,
+    account_id: str | None = None,
+) -> _Built:
+    """Columns from parsed records: every value checked, nothing the API sent is lost.
+
+    ``websites`` (per record) and ``account_id``, the loader's, fill in where a record does not
+    say (or says something that is not a string, kept in ``extra``).
+    """
+    n = len(records)
+    empty: dict[str, Any] = {}
+    rows: list[Mapping[str, Any]] = [r if isinstance(r, dict) else empty for r in records]
+    # Per record, what goes to `extra`: unknown keys, then values that do not fit their column.
+    extras: dict[int, dict[str, Any]] = {}
+    problems: dict[int, str] = {}
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            extras[i] = {"record": record}
+            problems[i] = f"record {i} is {describe(record)}, not an object; kept in extra"
+        elif not _KNOWN.issuperset(record):
+            extras[i] = {k: v for k, v in record.items() if k not in _KNOWN}
+
+    def column(key: str) -> list[Any]:
+        return [r.get(key) for r in rows]
+
+    aud: dict[str, Any] = {}
+    for key, name in _STRINGS.items():
+        aud[name] = _keep_typed(column(key), key, str, extras)
+    for key, name in _BOOLS.items():
+        aud[name] = _keep_typed(column(key), key, bool, extras)
+    for key, name in _INTS.items():
+        aud[name] = _ints(column(key), key, extras)
+    for key, name in _TIMES.items():
+        values = column(key)
+        aud[name], bad = from_unix_ms(values)
+        for i in bad:
+            extras.setdefault(i, {})[key] = values[i]
+    if websites is not None:
+        aud["website_id"] = [
+            w if w is not None else websites[i] for i, w in enumerate(aud["website_id"])
+        ]
+    if account_id is not None:
+        aud["account_id"] = [account_id if a is None else a for a in aud["account_id"]]
+
+    # A rule sent as an object is kept, and parsed, as its JSON text: exactly as if it had come
+    # as text (so one nested past orjson's depth limit is a rule_error either way).
+    rules = [r if r is None or type(r) is str else _json_text(r) for r in column("rule")]
+    aud["rule"] = rules
+
+    variants: dict[str, list[Any]] = {
+        k: [] for k in ("owner", "position", "variant_id", "variant_name", "weight")
+    }
+    n_variants: list[int | None] = []
+    tags: dict[str, list[Any]] = {"owner": [], "tag": []}
+    for i, row in enumerate(rows):
+        n_variants.append(_add_variants(i, row.get("variants"), variants, extras))
+        _add_tags(i, row.get("audienceTags"), tags, extras)
+    for i in problems:
+        n_variants[i] = None
+    aud["n_variants"] = n_variants
+
+    extra: list[str | None] = [None] * n
+    for i, kept in extras.items():
+        extra[i] = _json_text(kept, sort=True)
+    aud["extra"] = extra
+    chunks = (rules[s : s + RULE_CHUNK] for s in range(0, n, RULE_CHUNK))
+    return _Built(aud, variants, tags, chunks, problems)
+
+
+def _keep_typed(
+    values: list[Any], key: str, kind: type, extras: dict[int, dict[str, Any]]
+) -> list[Any]:
+    """``values`` with those not of ``kind`` (exactly: a bool is no int) moved to ``extras``."""
+    if set(map(type, values)) <= {kind, _NONE}:
+        return values
+    for i, value in enumerate(values):
+        if value is not None and type(value) is not kind:
+            extras.setdefault(i, {})[key] = value
+            values[i] = None
+    return values
+
+
+def _ints(values: list[Any], key: str, extras: dict[int, dict[str, Any]]) -> pa.Array:
+    """Whole numbers as int64; a float that is a whole number counts, nothing else does."""
+    if set(map(type, values)) <= {int, _NONE}:
+        try:
+            return pa.array(values, type=pa.int64())
+        except (OverflowError, pa.ArrowInvalid):
+            pass  # out of int64 range: sort it out value by value
+    low, high = _INT64
+    for i, value in enumerate(values):
+        kind = type(value)
+        if value is None or (kind is int and low <= value <= high):
+            continue
+        if kind is float and value.is_integer() and low <= value <= high:
+            values[i] = int(value)
+            continue
+        extras.setdefault(i, {})[key] = value
+        values[i] = None
+    return pa.array(values, type=pa.int64())
+
+
+def _add_variants(
+    i: int, value: Any, out: dict[str, list[Any]], extras: dict[int, dict[str, Any]]
+) -> int | None:
+    """Append one audience's variants; the raw list goes to ``extra`` if any part does not fit."""
+    if value is None:
+        return 0
+    if type(value) is not list:
+        extras.setdefault(i, {})["variants"] = value
+        return None
+    keep = False
+    for position, variant in enumerate(value):
+        out["owner"].append(i)
+        out["position"].append(position)
+        vid = name = weight = None
+        if type(variant) is dict:
+            vid, name, weight = variant.get("id"), variant.get("name"), variant.get("weight")
+            if vid is not None and type(vid) is not str:
+                vid, keep = None, True
+            if name is not None and type(name) is not str:
+                name, keep = None, True
+            if weight is not None and type(weight) not in (int, float):
+                weight, keep = None, True
+            if not _VARIANT_KEYS.issuperset(variant):
+                keep = True
+        else:
+            keep = True
+        out["variant_id"].append(vid)
+        out["variant_name"].append(name)
+        out["weight"].append(weight)
+    if keep:
+        extras.setdefault(i, {})["variants"] = value
+    return len(value)
+
+
+def _add_tags(
+    i: int, value: Any, out: dict[str, list[Any]], extras: dict[int, dict[str, Any]]
+) -> None:
+    """Append one audience's tags; the raw list goes to ``extra`` if a tag is not a string."""
+    if value is None:
+        return
+    if type(value) is not list:
+        extras.setdefault(i, {})["audienceTags"] = value
+        return
+    keep = False
+    for tag in value:
+        if type(tag) is str:
+            out["owner"].append(i)
+            out["tag"].append(tag)
+        else:
+            keep = True
+    if keep:
+        extras.setdefault(i, {})["audienceTags"] = value
+
+
+def _from_arrow(data: bytes | bytearray | memoryview) -> _Built | None:
+    """Columns straight from a ``{"audiences": [...]}`` body, or None when it does not fit.
+
+    Arrow's reader is held to the documented shape (``_BODY_SCHEMA``): any key it does not know,
+    any value of another type, makes it fail, and the caller falls back to the Python path, the
+    one that keeps such things in ``extra``. So both paths give the same tables.
+    """
+    import pyarrow.json as pj
+
+    # Arrow reads one block; its block size is an int32.
+    if not _OPENS_OBJECT.match(data) or len(data) >= 2**31 - 2:
+        return None
+    try:
+        # One thread: the memory it frees is then the main thread's to reuse (mimalloc keeps
+        # freed pages per thread), and a single block gains nothing from more.
+        table = pj.read_json(
+            pa.BufferReader(pa.py_buffer(data)),
+            read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
+            parse_options=pj.ParseOptions(
+                explicit_schema=_BODY_SCHEMA,
+                unexpected_field_behavior="error",
+                newlines_in_values=True,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeDecodeError):
+        return None
+    if table.num_rows != 1:
+        return None
+    try:
+        # Arrow's reader copies string bytes without checking they are UTF-8; the Python path
+        # then says the body is not valid JSON.
+        table.validate(full=True)
+    except pa.ArrowInvalid:
+        return None
+    lists = table.column("audiences").combine_chunks()
+    if lists.null_count:
+        return None
+    records: pa.StructArray = lists.flatten()
+    if records.null_count:
+        return None  # a null record: the Python path records it
+    fields = dict(zip(_RECORD_TYPE.names, records.flatten(), strict=True))
+    variants, tags = fields["variants"], fields["audienceTags"]
+    variant_values, tag_values = variants.flatten(), tags.flatten()
+    if variant_values.null_count or tag_values.null_count:
+        return None  # a null variant or tag: the Python path keeps the raw list in extra
+    for key in _TIMES:
+        low, high = pc.min_max(fields[key]).values()
+        if low.is_valid and (low.as_py() < -_MS_BOUND or high.as_py() > _MS_BOUND):
+            return None  # a date out of range: the Python path keeps it in extra
+
+    n = len(records)
+    aud: dict[str, Any] = {}
+    for mapping in (_STRINGS, _INTS, _BOOLS, _TIMES):
+        for key, name in mapping.items():
+            aud[name] = fields[key]
+    aud["rule"] = rules = fields["rule"]
+    n_variants = pc.list_value_length(variants).fill_null(0)
+    aud["n_variants"] = n_variants
+    aud["extra"] = pa.nulls(n, pa.string())
+
+    parents, position = _list_positions(variants, n_variants)
+    variant_fields = variant_values.flatten()
+    out_variants = {
+        "owner": parents,
+        "position": position,
+        "variant_id": variant_fields[0],
+        "variant_name": variant_fields[1],
+        "weight": variant_fields[2],
+    }
+    out_tags = {"owner": pc.list_parent_indices(tags), "tag": tag_values}
+    chunks = (rules.slice(s, RULE_CHUNK).to_pylist() for s in range(0, n, RULE_CHUNK))
+    return _Built(aud, out_variants, out_tags, chunks)
+
+
+def _list_positions(lists: pa.ListArray, lengths: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """For each list item: its list's index and its 0-based place in that list."""
+    parents = pc.list_parent_indices(lists)
+    sizes = lengths.to_numpy(zero_copy_only=False)
+    starts = np.cumsum(sizes) - sizes
+    index = parents.to_numpy(zero_copy_only=False)
+    return parents, pa.array(np.arange(len(index), dtype=np.int64) - starts[index])
+
+
+def _conditions(
+    chunks: Iterable[Sequence[Any]], website: pa.Array, rule_id: pa.Array
+) -> tuple[pd.DataFrame, list[int | None], list[str | None]]:
+    """The conditions table from the rules, chunk by chunk; per rule its leaf count (null where
+    it failed) and its error.
+
+    Each chunk becomes its DataFrame at once, so its Python lists and Arrow arrays are freed
+    before the next chunk: peak memory grows with the chunk, not with the whole table. The
+    final concat joins the Arrow-backed string columns without copying them.
+    """
+    columns = ConditionColumns()
+    counts: list[int | None] = []
+    errors: list[str | None] = []
+    frames: list[pd.DataFrame] = []
+    for chunk in chunks:
+        chunk_counts, chunk_errors = columns.extend(chunk, len(counts))
+        counts += chunk_counts
+        errors += chunk_errors
+        if len(columns):
+            found = columns.columns()
+            owner = pa.array(found.pop("owner"))
+            found["website_id"] = website.take(owner)
+            found["rule_id"] = rule_id.take(owner)
+            frames.append(UNLESS_CONDITIONS.frame(found))
+            columns.clear()
+    if not frames:
+        return UNLESS_CONDITIONS.empty(), counts, errors
+    if len(frames) == 1:
+        return frames[0], counts, errors
+    return pd.concat(frames, ignore_index=True), counts, errors
+
+
+def _array(values: Any, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return values
+    return pa.array(values, type=type_)
+
+
+def _json_text(value: Any, *, sort: bool = False) -> str:
+    """JSON text of a value from a parsed body, however deep; what JSON cannot hold (a set, a
+    NaN: only a Python caller can pass those) as its repr, under ``"unserialisable"``."""
+    try:
+        return json_text(value, sort=sort)
+    except (TypeError, ValueError):
+        return json_text({"unserialisable": repr(value)[:1000]})
+
+
+# ---------------------------------------------------------------------------------------------
+# fetch
+# ---------------------------------------------------------------------------------------------
+
+
+def load_unless_audiences(
+    api_key: str | Secret | None = None,
+    user_email: str | Secret | None = None,
+    account_id: str | None = None,
+    website_id: str | Sequence[str] | None = None,
+    *,
+    states: State | Sequence[State] = STATES,
+    rule_id: str | None = None,
+    base_url: str = BASE_URL,
+    max_workers: int = 4,
+    timeout: float = 30.0,
+    max_retries: int = 5,
+    progress: bool | None = None,
+    session: requests.Session | None = None,
+    extra_columns: Mapping[str, str] | None = None,
+) -> UnlessAudiences:
+    r"""Every audience of one or more Unless websites, as four tidy tables.
+
+    One ``GET /api/v1/public/audiences`` per website and state (``live`` includes drafts, so
+    both states are the full inventory), run in parallel; an audience met in two states is kept
+    once, from the first state asked. A record like::
+
+        {"accountId": "6b0f…", "websiteId": "0c9a…", "ruleId": "92fb…", "name": "Hero",
+         "state": "live", "prio": 100, "createdDate": 1640995200000,
+         "rule": "{\"and\":[{\"field\":\"url\",\"operator\":\"equals\",\"value\":\"/\"}]}",
+         "variants": [{"id": "control", "name": "Control", "weight": 50}],
+         "audienceTags": ["promo"]}
+
+    becomes one ``audiences`` row (``rule_id="92fb…"``, ``prio=100``,
+    ``created_date=2022-01-01 00:00:00+00:00``, ``n_variants=1``, ``n_conditions=1``, ...), one
+    ``variants`` row (``position=0``, ``variant_id="control"``, ``weight=50.0``), one
+    ``conditions`` row (``path="and[0]"``, ``depth=1``, ``group_op="and"``, ``negated=False``,
+    ``field="url"``, ``operator="equals"``, ``value="/"``, ``value_type="string"``) and one
+    ``tags`` row (``tag="promo"``).
+
+    Args:
+        api_key: ``x-api-key``; default the environment variable ``UNLESS_API_KEY``.
+        user_email: ``x-user-email``; default ``UNLESS_USER_EMAIL``.
+        account_id: ``x-account-id``; default ``UNLESS_ACCOUNT_ID``.
+        website_id: one id or a list (``x-website-id``, a workspace in the UI); default
+            ``UNLESS_WEBSITE_ID``, comma-separated for several.
+        states: ``"live"``, ``"stopped"`` or both (the default).
+        rule_id: fetch this one audience (``ruleId=``) from each website instead of the list.
+        base_url: the API root.
+        max_workers: requests in flight at once.
+        timeout: seconds per request.
+        max_retries: retries for 429, 5xx, connection errors and malformed bodies.
+        progress: a progress bar; None = on in a terminal or notebook.
+        session: a ``requests.Session`` to use.
+        extra_columns: ``{"column": "$.json.path"}``, evaluated on each raw record.
+
+    Returns:
+        The tables. ``attrs``: ``source``, ``fetched_at``, ``website_ids``, ``account_id``.
+        A record without ``websiteId`` or ``accountId`` gets the ones it was fetched with.
+
+    Raises:
+        InputError: a missing credential (naming its variable), a state other than ``live`` or
+            ``stopped``, or another bad argument; raised before any request.
+        AuthError: the API refused the credentials (401, 403).
+        ApiError: another error status (with the vendor's message), or no answer after retries.
+    """
+    from ._auth import HeaderAuth
+    from ._extra import compile_extra_columns
+    from ._http import HttpClient
+    from ._progress import progress_bar
+
+    wanted = _states(states)
+    if rule_id is not None and (not isinstance(rule_id, str) or not rule_id.strip()):
+        raise InputError(f"rule_id must be an audience id (a non-empty string), got {rule_id!r}")
+    key = Secret(resolve(api_key, "UNLESS_API_KEY", what="Unless API key", secret=True))
+    email = Secret(resolve(user_email, "UNLESS_USER_EMAIL", what="Unless user email"))
+    account = resolve(account_id, "UNLESS_ACCOUNT_ID", what="Unless account id")
+    websites = _website_ids(website_id)
+    extras = compile_extra_columns(extra_columns, reserved=UNLESS_AUDIENCES.names)
+    auth = HeaderAuth(
+        {"x-api-key": key, "x-user-email": email, "x-account-id": account},
+        hint=(
+            "check the API key, user email and account id (UNLESS_API_KEY, UNLESS_USER_EMAIL, "
+            "UNLESS_ACCOUNT_ID; all in the account settings) and that the user may read "
+            "the website"
+        ),
+    )
+    calls: list[tuple[str, dict[str, str]]] = [
+        (website, {"ruleId": rule_id.strip()} if rule_id is not None else {"state": state})
+        for website in websites
+        for state in (wanted if rule_id is None else wanted[:1])
+    ]
+    with (
+        HttpClient(
+            base_url,
+            source="unless",
+            auth=auth,
+            max_workers=max_workers,
+            timeout=timeout,
+            max_retries=max_retries,
+            session=session,
+        ) as client,
+        progress_bar(len(calls), "Unless audiences", progress) as bar,
+    ):
+
+        def fetch(call: tuple[str, dict[str, str]]) -> list[Any]:
+            website, params = call
+            found = client.get(PATH, params, headers={"x-website-id": website}, parse=_records)
+            bar.update(1)
+            return found
+
+        answers = client.map(fetch, calls)
+        fetched_at = _now()
+
+    records: list[Any] = []
+    owners: list[str] = []
+    seen: set[tuple[str, Any]] = set()
+    for (website, _), found in zip(calls, answers, strict=True):
+        for record in found:
+            rid = record.get("ruleId") if isinstance(record, dict) else None
+            if isinstance(rid, str):
+                # live and stopped should not overlap; when they do, the first state wins.
+                if (website, rid) in seen:
+                    continue
+                seen.add((website, rid))
+            records.append(record)
+            owners.append(website)
+    built = _from_records(records, websites=owners, account_id=account)
+    if extras is not None:
+        built.extra_columns = extras.evaluate(records)
+    attrs = _attrs(built, website_ids=websites, account_id=account)
+    attrs["fetched_at"] = fetched_at
+    return _finish(built, attrs)
+
+
+def _states(states: Any) -> tuple[State, ...]:
+    items = [states] if isinstance(states, str) else states
+    try:
+        items = list(items)
+    except TypeError:
+        items = [items]
+    bad = [s for s in items if s not in STATES]
+    if bad or not items:
+        got = repr(bad[0]) if bad else "none"
+        raise InputError(f"states must be 'live', 'stopped' or both; got {got}")
+    return tuple(dict.fromkeys(cast(list[State], items)))
+
+
+def _website_ids(value: str | Sequence[str] | None) -> list[str]:
+    env = "UNLESS_WEBSITE_ID"
+    if value is None:
+        value = os.environ.get(env)
+    items: list[Any] = [value] if isinstance(value, str) else list(value or [])
+    ids: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise InputError(f"website_id must be a string or a list of strings, got {item!r}")
+        ids += [part.strip() for part in item.split(",") if part.strip()]
+    if not ids:
+        raise InputError(
+            f"no Unless website id: pass website_id (one id or a list), or set the environment "
+            f"variable {env} (comma-separated for several)"
+        )
+    return list(dict.fromkeys(ids))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
