@@ -3,8 +3,8 @@
 A measurement runs in its own Python process: it calls the function once on a small warm-up
 body (lazy imports, first-call caches), then reads the real body, resets the kernel's
 high-water mark, and calls the function ``repeat`` times. It reports the best time and the
-first call's peak resident memory above where that call started. Figures are printed as ratios against a baseline
-measured in the same run, because the machines this runs on are shared and noisy.
+first call's peak resident memory above where that call started. Figures are printed as
+ratios against a baseline measured in the same run: the machines are shared and noisy.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def row(label: str, n: int, body: int, ours: dict[str, Any], base: dict[str, Any
     ratio = base["seconds"] / ours["seconds"]
     return (
         f"{label:<8} {n:>9,} records  body {body / 1e6:7.1f} MB  "
-        f"audframe {n / ours['seconds']:>11,.0f} rec/s  baseline {n / base['seconds']:>10,.0f} rec/s  "
+        f"audframe {n / ours['seconds']:>11,.0f} rec/s  "
+        f"baseline {n / base['seconds']:>10,.0f} rec/s  "
         f"speed-up {ratio:5.1f}x  peak mem audframe {ours['peak_bytes'] / body:4.2f}x body, "
         f"baseline {base['peak_bytes'] / body:4.2f}x"
     )

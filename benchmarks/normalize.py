@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import measure, row, write_body  # noqa: E402
+from _harness import measure, row, write_body
 
 
 def thrive_body(n: int, seed: int = 0) -> bytes:
@@ -33,7 +33,7 @@ def thrive_body(n: int, seed: int = 0) -> bytes:
         oid = f"{rnd.getrandbits(96):024x}"
         created = f"2024-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}T10:{i % 60:02d}:00"
         if i % 50 == 0:
-            parent = {"id": oid, "name": f"Structure {i} – Zürich", "reference": f"s-{i}"}
+            parent = {"id": oid, "name": f"Structure {i} - Zürich", "reference": f"s-{i}"}
             records.append(
                 {
                     **parent,

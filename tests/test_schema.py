@@ -1,0 +1,43 @@
+"""The declared schemas are the one truth: the README's tables and the public API match them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import audframe as af
+from audframe._schema import TABLES, markdown
+
+README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(TABLES), ids=sorted(TABLES))
+def test_readme_column_table_matches_the_schema(name):
+    assert markdown(TABLES[name]) in README, f"README's {name} table differs from _schema.py"
+
+
+@pytest.mark.parametrize("name", sorted(TABLES), ids=sorted(TABLES))
+def test_empty_frame_has_the_declared_dtypes(name):
+    table = TABLES[name]
+    df = table.empty()
+    assert list(df.columns) == table.names
+    assert {c: str(t) for c, t in df.dtypes.items()} == {c: str(t) for c, t in table.dtypes.items()}
+
+
+def test_public_api_is_sorted_and_complete():
+    assert af.__all__ == sorted(af.__all__)
+    contract = {
+        "load_thrive_audiences",
+        "load_unless_audiences",
+        "normalize_thrive",
+        "normalize_unless",
+        "to_parquet",
+        "read_lake",
+        "audit",
+        "diff",
+        "AudframeError",
+        "UnlessAudiences",
+    }
+    assert contract <= set(af.__all__)
+    assert all(hasattr(af, name) for name in af.__all__)
