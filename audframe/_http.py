@@ -350,7 +350,7 @@ class HttpClient:
         if status in (401, 403):
             what = "the credentials were refused" if status == 401 else "permission denied"
             return AuthError(
-                f"{status} {reason}: {what}",
+                f"{reason}: {what}",
                 endpoint=endpoint,
                 status=status,
                 vendor_message=message,

@@ -57,7 +57,7 @@ class ApiError(AudframeError):
         self.endpoint = endpoint
         self.status = status
         self.vendor_message = vendor_message
-        self.hint = hint
+        self.hint = hint[:1].upper() + hint[1:] if hint else hint  # a sentence of its own
         super().__init__(self._render())
 
     def _render(self) -> str:

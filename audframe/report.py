@@ -253,7 +253,13 @@ def _charts(
     counts: Mapping[str, pd.DataFrame],
     history: Mapping[str, pd.DataFrame],
 ) -> list[tuple[str, str]]:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise InputError(
+            "the HTML report draws its charts with matplotlib, which is not installed: "
+            "pip install matplotlib"
+        ) from exc
 
     charts: list[tuple[str, str]] = []
     # A fixed hash salt keeps the SVG ids stable, so the same audit renders the same page.

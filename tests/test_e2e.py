@@ -99,7 +99,7 @@ def test_thrive_dead_server_is_a_clear_error():
     text = str(info.value)
     assert "no response" in text
     assert "connection error" in text
-    assert "check base_url" in text
+    assert "Check base_url" in text
 
 
 def test_thrive_wrong_secret_is_an_auth_error_without_the_secret():

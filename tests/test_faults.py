@@ -105,4 +105,4 @@ def test_unless_dead_server_is_a_clear_error():
     text = str(info.value)
     assert "no response" in text
     assert "connection error" in text
-    assert "check base_url" in text
+    assert "Check base_url" in text
