@@ -65,9 +65,20 @@ def _demo(args: argparse.Namespace) -> int:
         unless = af.load_unless_audiences(**sb.unless_kwargs(), progress=None)
     paths = [*af.to_parquet(thrive, out), *af.to_parquet(unless, out)]
     print(_summary(thrive, unless))
+    findings = af.audit({"thrive/audiences": thrive, **unless.tables()})
+    by_severity = findings["severity"].value_counts()
+    print(
+        "\naudit: "
+        + ", ".join(f"{by_severity.get(s, 0)} {s}" for s in ("error", "warning", "info"))
+        + " findings (the sample data has problems planted on purpose)"
+    )
     print(f"\nwrote {len(paths)} Parquet files to the lake at {out.resolve()}")
     print(f"  e.g. {paths[0]}")
-    print(f"  read back: af.read_lake({str(out)!r}, 'thrive/audiences')")
+    print("next:")
+    print(f"  audframe audit {out} --html report.html     # findings, counts, a report")
+    print(
+        f"  python -c \"import audframe as af; print(af.read_lake('{out}', 'unless/conditions'))\""
+    )
     print(f"done in {time.perf_counter() - started:.1f}s")
     return EXIT_OK
 
