@@ -118,6 +118,7 @@ def _thrive(args: argparse.Namespace) -> int:
         max_retries=args.max_retries,
         progress=args.progress,
         strict=args.strict,
+        extra_columns=dict(args.extra_column or ()),
     )
     paths = af.to_parquet(df, args.out, **_lake_options(args))
     _report("thrive", {"thrive/audiences": len(df)}, paths, started, df.attrs)
@@ -137,6 +138,7 @@ def _unless(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         max_retries=args.max_retries,
         progress=args.progress,
+        extra_columns=dict(args.extra_column or ()),
     )
     paths = af.to_parquet(tables, args.out, **_lake_options(args))
     rows = {name: len(df) for name, df in tables.tables().items()}
@@ -145,10 +147,12 @@ def _unless(args: argparse.Namespace) -> int:
 
 
 def _lake_options(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {"snapshot_date": args.snapshot_date, "compression": args.compression}
-    if args.endpoint_url:
-        options["storage_options"] = {"endpoint_url": args.endpoint_url}
-    return options
+    compression = None if args.compression == "none" else args.compression
+    return {
+        "snapshot_date": args.snapshot_date,
+        "compression": compression,
+        "endpoint_url": args.endpoint_url,
+    }
 
 
 def _report(
@@ -332,6 +336,13 @@ def _lake_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _http_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--extra-column",
+        action="append",
+        type=_extra_column,
+        metavar="NAME=JSONPATH",
+        help="one more column from each raw record, e.g. owner=$.meta.owner; repeat for more",
+    )
+    parser.add_argument(
         "--max-workers", type=_positive_int, default=4, help="requests at once (default: 4)"
     )
     parser.add_argument(
@@ -349,6 +360,13 @@ def _http_arguments(parser: argparse.ArgumentParser) -> None:
         default=False,
         help="progress bars on stderr (default: off, for schedulers)",
     )
+
+
+def _extra_column(text: str) -> tuple[str, str]:
+    name, sep, path = text.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=JSONPATH, got {text!r}")
+    return name.strip(), path.strip()
 
 
 def _boolean(text: str) -> bool:

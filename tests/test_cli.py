@@ -168,3 +168,25 @@ def test_audit_exit_status_follows_fail_on(tmp_path, capsys):
 def test_audit_of_a_missing_lake_exits_2(tmp_path, capsys):
     assert main(["audit", str(tmp_path / "nowhere")]) == 2
     assert "no lake" in capsys.readouterr().err
+
+
+def test_extra_columns_and_compression_reach_the_lake(tmp_path, sandbox, monkeypatch, capsys):
+    _thrive_env(monkeypatch, sandbox)
+    argv = ["thrive", "--out", str(tmp_path), "--base-url", sandbox.thrive_base_url]
+    extra = ["--extra-column", "parent_of=$.parent.id", "--compression", "none"]
+    assert main([*argv, *extra]) == 0
+    path = _summary(capsys)["paths"][0]
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    assert meta.row_group(0).column(0).compression == "UNCOMPRESSED"
+    df = af.read_lake(tmp_path, "thrive/audiences")
+    audiences = df[df["category"] == "audience"]
+    assert (audiences["parent_of"] == audiences["parent_id"]).all()
+
+
+def test_bad_extra_column_is_usage(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["thrive", "--out", "x", "--extra-column", "nopath"])
+    assert info.value.code == 2
+    assert "NAME=JSONPATH" in capsys.readouterr().err
