@@ -191,10 +191,21 @@ class HttpClient:
         *,
         headers: Mapping[str, str] | None = None,
         parse: Callable[[bytes], T],
+        context: str | None = None,
     ) -> T:
-        """GET ``base_url + path`` with auth, retried until ``parse`` accepts the body."""
+        """GET ``base_url + path`` with auth, retried until ``parse`` accepts the body.
+
+        ``context`` names what the URL does not show (``website W`` when it is in a header),
+        so an error says which of several calls failed.
+        """
         return self.request(
-            "GET", self.base_url + path, params=params, headers=headers, parse=parse, auth=True
+            "GET",
+            self.base_url + path,
+            params=params,
+            headers=headers,
+            parse=parse,
+            auth=True,
+            context=context,
         )
 
     def request(
@@ -209,10 +220,13 @@ class HttpClient:
         auth: bool = True,
         basic: tuple[str, str] | None = None,
         hint: str | None = None,
+        context: str | None = None,
     ) -> T:
         """One request with retries. ``auth=False`` sends only ``headers`` (token requests)."""
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         endpoint = f"{method} {url}" + (f"?{urlencode(query)}" if query else "")
+        if context:
+            endpoint += f" ({context})"
         refreshed = False
         attempt = 0
         while True:
