@@ -106,3 +106,24 @@ def test_unless_dead_server_is_a_clear_error():
     assert "no response" in text
     assert "connection error" in text
     assert "Check base_url" in text
+
+
+@pytest.mark.parametrize("workers", [1, 4], ids=["1-worker", "4-workers"])
+def test_unless_with_latency_and_the_flaky_profile_equals_the_clean_run(clean, workers):
+    with Sandbox(latency_ms=40, faults="flaky", seed=5) as sb:
+        u = _load(sb, max_workers=workers)
+        assert sb.request_counts[PATH] >= 4
+    _assert_same_tables(u, clean)
+
+
+def test_unless_single_audience_over_the_socket(clean):
+    wanted = clean.audiences.iloc[7]
+    with Sandbox(latency_ms=10) as sb:
+        one = load_unless_audiences(
+            **{**sb.unless_kwargs(), "website_id": wanted["website_id"]},
+            rule_id=wanted["rule_id"],
+            progress=False,
+        )
+    assert one.audiences["rule_id"].tolist() == [wanted["rule_id"]]
+    expected = clean.conditions[clean.conditions["rule_id"] == wanted["rule_id"]]
+    assert len(one.conditions) == len(expected)
