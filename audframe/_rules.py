@@ -112,7 +112,7 @@ class ConditionColumns:
             "condition_index": np.arange(len(owner), dtype=np.int64) - starts,
             "path": self.path,
             "depth": np.repeat(np.asarray(depths, dtype=np.int64), run_sizes),
-            "group_op": pa.array(ops, type=pa.string()).take(run_index),
+            "group_op": pa.array(ops, type=pa.large_string()).take(run_index),
             "negated": np.repeat(np.asarray(negs, dtype=np.bool_), run_sizes),
             "field": self.field,
             "operator": self.operator,

@@ -32,6 +32,10 @@ PANDAS_DTYPES: dict[str, Any] = {
     "timestamp": pd.DatetimeTZDtype("ms", "UTC"),
 }
 
+# The Arrow types :meth:`Table.frame` builds: pandas keeps its strings as large_string, and takes
+# a large_string array as it is, where a string one would be copied into a new one.
+_FRAME_TYPES: dict[str, pa.DataType] = {**ARROW_TYPES, "string": pa.large_string()}
+
 # How Arrow types map to the nullable pandas dtypes in to_pandas().
 _TYPES_MAPPER: dict[pa.DataType, Any] = {
     pa.string(): PANDAS_DTYPES["string"],
@@ -69,6 +73,9 @@ class Table:
     def arrow_schema(self) -> pa.Schema:
         return pa.schema([pa.field(c.name, ARROW_TYPES[c.kind]) for c in self.columns])
 
+    def _frame_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, _FRAME_TYPES[c.kind]) for c in self.columns])
+
     def frame(
         self,
         columns: Mapping[str, Sequence[Any] | pa.Array | pa.ChunkedArray],
@@ -80,8 +87,8 @@ class Table:
         ``extra`` adds more columns after the declared ones (``extra_columns=`` results), their
         types inferred by Arrow; values Arrow cannot type alike become JSON text.
         """
-        arrays = [_array(columns[c.name], ARROW_TYPES[c.kind]) for c in self.columns]
-        table = pa.Table.from_arrays(arrays, schema=self.arrow_schema)
+        arrays = [_array(columns[c.name], _FRAME_TYPES[c.kind]) for c in self.columns]
+        table = pa.Table.from_arrays(arrays, schema=self._frame_schema())
         if extra:
             for name, values in extra.items():
                 table = table.append_column(name, _inferred_array(values))

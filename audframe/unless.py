@@ -9,14 +9,17 @@ by Arrow's JSON reader straight into columns against the documented record shape
 shape does not cover (an unknown key, a value of the wrong type, a null record) sends the body to
 the plain Python path instead, which keeps every oddity: unknown keys and wrong-typed values go to
 ``extra`` as JSON text. Rules are parsed in chunks by :mod:`audframe._rules`, so memory stays
-bounded by the chunk, not by the number of conditions.
+bounded by the chunk, not by the number of conditions. A big body is read in pieces on a thread
+while this one parses the rules of the pieces already read (see :func:`_read_body`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -73,15 +76,18 @@ RULE_CHUNK = 4_096
 
 # The record shape Arrow's JSON reader is held to. Any deviation (a key not listed, a value of
 # another type, a number that is not an int64) makes it fail, and the Python path takes over.
-_VARIANT_TYPE = pa.struct([("id", pa.string()), ("name", pa.string()), ("weight", pa.float64())])
+# Strings are read as large_string, the type pandas keeps them in: the columns then go into the
+# DataFrames as they are, not copied.
+_STR = pa.large_string()
+_VARIANT_TYPE = pa.struct([("id", _STR), ("name", _STR), ("weight", pa.float64())])
 _RECORD_TYPE = pa.struct(
-    [(key, pa.string()) for key in _STRINGS]
+    [(key, _STR) for key in _STRINGS]
     + [(key, pa.int64()) for key in [*_INTS, *_TIMES]]
     + [(key, pa.bool_()) for key in _BOOLS]
     + [
-        ("rule", pa.string()),
+        ("rule", _STR),
         ("variants", pa.list_(_VARIANT_TYPE)),
-        ("audienceTags", pa.list_(pa.string())),
+        ("audienceTags", pa.list_(_STR)),
     ]
 )
 _BODY_SCHEMA = pa.schema([("audiences", pa.list_(_RECORD_TYPE))])
@@ -222,16 +228,24 @@ class _Built:
     audiences: dict[str, Any]
     variants: dict[str, Any]
     tags: dict[str, Any]
-    rules: Iterable[Sequence[Any]]  # the rule values, chunk by chunk
+    rules: Iterable[tuple[int, Sequence[Any]]]  # the rule values, chunk by chunk, by offset
     problems: dict[int, str] = field(default_factory=dict)  # rule_error for bad records
     extra_columns: dict[str, list[Any]] | None = None
+    conditions: _ConditionFrames | None = None  # made while the body was read, if it was
 
     def finish(self, attrs: dict[str, Any]) -> UnlessAudiences:
         aud = self.audiences
         website = _array(aud["website_id"], pa.string())
         rule_id = _array(aud["rule_id"], pa.string())
         aud["website_id"], aud["rule_id"] = website, rule_id
-        conditions, counts, errors = _conditions(self.rules, website, rule_id)
+        built = self.conditions
+        if built is None:
+            built = _ConditionFrames()
+            for start, chunk in self.rules:
+                size = len(chunk)
+                built.add(chunk, website.slice(start, size), rule_id.slice(start, size))
+        conditions, counts, errors = built.frame(), built.counts, built.errors
+        self.conditions = None
         for i, problem in self.problems.items():
             counts[i], errors[i] = None, problem
         aud["n_conditions"], aud["rule_error"] = counts, errors
@@ -338,7 +352,7 @@ def _from_records(
     for i, kept in extras.items():
         extra[i] = _json_text(kept, sort=True)
     aud["extra"] = extra
-    chunks = (rules[s : s + RULE_CHUNK] for s in range(0, n, RULE_CHUNK))
+    chunks = ((s, rules[s : s + RULE_CHUNK]) for s in range(0, n, RULE_CHUNK))
     return _Built(aud, variants, tags, chunks, problems)
 
 
@@ -436,42 +450,35 @@ def _from_arrow(data: bytes | bytearray | memoryview) -> _Built | None:
     any value of another type, makes it fail, and the caller falls back to the Python path, the
     one that keeps such things in ``extra``. So both paths give the same tables.
     """
-    import pyarrow.json as pj
-
     # Arrow reads one block; its block size is an int32.
     if not _OPENS_OBJECT.match(data) or len(data) >= 2**31 - 2:
         return None
     try:
-        # One thread: the memory it frees is then the main thread's to reuse (mimalloc keeps
-        # freed pages per thread), and a single block gains nothing from more.
-        table = pj.read_json(
-            pa.BufferReader(pa.py_buffer(data)),
-            read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
-            parse_options=pj.ParseOptions(
-                explicit_schema=_BODY_SCHEMA,
-                unexpected_field_behavior="error",
-                newlines_in_values=True,
-            ),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeDecodeError):
+        table, conditions = _read_body(data)
+    except _READ_ERRORS:
         return None
-    if table.num_rows != 1:
-        return None
+    lists = table.column("audiences")
+    if table.num_rows != lists.num_chunks:
+        return None  # more than one object in the body
     try:
         # Arrow's reader copies string bytes without checking they are UTF-8; the Python path
         # then says the body is not valid JSON.
         table.validate(full=True)
     except pa.ArrowInvalid:
         return None
-    lists = table.column("audiences").combine_chunks()
     if lists.null_count:
         return None
-    records: pa.StructArray = lists.flatten()
-    if records.null_count:
+    # The records: a struct array per piece read, so per key a column chunked like the pieces.
+    parts = [chunk.flatten() for chunk in lists.chunks]
+    if any(part.null_count for part in parts):
         return None  # a null record: the Python path records it
-    fields = dict(zip(_RECORD_TYPE.names, records.flatten(), strict=True))
+    columns = zip(*(part.flatten() for part in parts), strict=True)
+    fields = {key: _joined(arrays) for key, arrays in zip(_RECORD_TYPE.names, columns, strict=True)}
+    for key in ("websiteId", "ruleId"):
+        # Small, and taken from once per variant, tag and condition: one array, not chunks.
+        fields[key] = _one(fields[key])
     variants, tags = fields["variants"], fields["audienceTags"]
-    variant_values, tag_values = variants.flatten(), tags.flatten()
+    variant_values, tag_values = pc.list_flatten(variants), pc.list_flatten(tags)
     if variant_values.null_count or tag_values.null_count:
         return None  # a null variant or tag: the Python path keeps the raw list in extra
     for key in _TIMES:
@@ -479,7 +486,7 @@ def _from_arrow(data: bytes | bytearray | memoryview) -> _Built | None:
         if low.is_valid and (low.as_py() < -_MS_BOUND or high.as_py() > _MS_BOUND):
             return None  # a date out of range: the Python path keeps it in extra
 
-    n = len(records)
+    n = len(fields["ruleId"])
     aud: dict[str, Any] = {}
     for mapping in (_STRINGS, _INTS, _BOOLS, _TIMES):
         for key, name in mapping.items():
@@ -487,7 +494,7 @@ def _from_arrow(data: bytes | bytearray | memoryview) -> _Built | None:
     aud["rule"] = rules = fields["rule"]
     n_variants = pc.list_value_length(variants).fill_null(0)
     aud["n_variants"] = n_variants
-    aud["extra"] = pa.nulls(n, pa.string())
+    aud["extra"] = pa.nulls(n, _STR)
 
     parents, position = _list_positions(variants, n_variants)
     variant_fields = variant_values.flatten()
@@ -499,8 +506,125 @@ def _from_arrow(data: bytes | bytearray | memoryview) -> _Built | None:
         "weight": variant_fields[2],
     }
     out_tags = {"owner": pc.list_parent_indices(tags), "tag": tag_values}
-    chunks = (rules.slice(s, RULE_CHUNK).to_pylist() for s in range(0, n, RULE_CHUNK))
-    return _Built(aud, out_variants, out_tags, chunks)
+    chunks = ((s, rules.slice(s, RULE_CHUNK).to_pylist()) for s in range(0, n, RULE_CHUNK))
+    return _Built(aud, out_variants, out_tags, chunks, conditions=conditions)
+
+
+# What Arrow's reader raises for a body that does not fit the schema (or is not JSON).
+_READ_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeDecodeError)
+# A big body is read in pieces of about this size, on a thread (Arrow's reader lets go of the
+# GIL), while this thread parses the rules of the pieces already read: the two take about as
+# long, and the machine has two cores at least.
+_PIECE_BYTES = 4 << 20
+_BODY_START = re.compile(rb'\s*\{\s*"audiences"\s*:\s*\[')
+# Where one record likely ends and the next begins: not in a string (there a quote would be
+# escaped) and not between two variants (whose keys are id, name and weight).
+_SPLIT = re.compile(rb'\},\{"(?!(?:id|name|weight)")')
+
+
+def _read_body(
+    data: bytes | bytearray | memoryview,
+) -> tuple[pa.Table, _ConditionFrames | None]:
+    """The body as Arrow's reader gives it (one row, or one row per piece read), and the
+    conditions of its rules when they were made while reading.
+
+    A piece is the body's own opening, the records between two split points, and ``]}``. A
+    split point is a ``},{"`` found by a plain search, so it may lie inside a string or a nested
+    list; but then the piece before it does not parse (a string or a list left open), and the
+    whole body is read in one block instead, exactly as if it had never been split.
+    """
+    start = _BODY_START.match(data)
+    spans = _spans(data, start.end()) if start else []
+    if start and len(spans) > 1:
+        head = bytes(data[: start.end()])
+        view = memoryview(data)
+
+        def piece(span: tuple[int, int]) -> pa.Table:
+            begin, end = span
+            tail = b"" if end == len(data) else b"]}"
+            # The system allocator: what the reader frees is then the process's to reuse, not
+            # kept for a thread that is about to end (see _release_free_memory).
+            return _read_block(b"".join((head, view[begin:end], tail)), pa.system_memory_pool())
+
+        conditions: _ConditionFrames | None = _ConditionFrames()
+        tables: list[pa.Table] = []
+        pool = ThreadPoolExecutor(1)
+        try:
+            for table in pool.map(piece, spans):
+                tables.append(table)
+                if conditions is not None and not _piece_conditions(table, conditions):
+                    conditions = None  # not valid UTF-8: the checks after reading say so
+            return pa.concat_tables(tables), conditions
+        except _READ_ERRORS:
+            pass  # a split inside a string or a nested list, or a body that does not fit
+        finally:
+            pool.shutdown(cancel_futures=True)
+            del tables
+            _release_free_memory()
+    return _read_block(data, None), None
+
+
+def _spans(data: bytes | bytearray | memoryview, begin: int) -> list[tuple[int, int]]:
+    """(start, end) of each piece's records: each but the last ends on a ``}`` before ``,{"``."""
+    spans: list[tuple[int, int]] = []
+    while (cut := _SPLIT.search(data, begin + _PIECE_BYTES)) is not None:
+        spans.append((begin, cut.start() + 1))
+        begin = cut.start() + 2
+    spans.append((begin, len(data)))
+    return spans
+
+
+def _read_block(data: bytes | bytearray | memoryview, pool: pa.MemoryPool | None) -> pa.Table:
+    import pyarrow.json as pj
+
+    return pj.read_json(
+        pa.BufferReader(pa.py_buffer(data)),
+        # One thread: a single block gains nothing from more. (A body read in one block is
+        # read on this thread, so the memory it frees is this thread's to reuse: mimalloc
+        # keeps freed pages per thread.)
+        read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
+        parse_options=pj.ParseOptions(
+            explicit_schema=_BODY_SCHEMA,
+            unexpected_field_behavior="error",
+            newlines_in_values=True,
+        ),
+        memory_pool=pool,
+    )
+
+
+def _piece_conditions(table: pa.Table, out: _ConditionFrames) -> bool:
+    """Add the conditions of one piece's rules; False (nothing added) if it is not valid."""
+    try:
+        table.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    for lists in table.column("audiences").chunks:
+        records = dict(zip(_RECORD_TYPE.names, lists.flatten().flatten(), strict=True))
+        rules, website, rule_id = records["rule"], records["websiteId"], records["ruleId"]
+        for s in range(0, len(rules), RULE_CHUNK):
+            chunk = rules.slice(s, RULE_CHUNK).to_pylist()
+            out.add(chunk, website.slice(s, len(chunk)), rule_id.slice(s, len(chunk)))
+    return True
+
+
+def _release_free_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc; elsewhere nothing happens).
+
+    The reader thread's scratch memory is free once the pieces are read, but glibc keeps it in
+    that thread's arena, where the tables built next (on this thread) cannot reuse it.
+    """
+    import ctypes
+
+    with contextlib.suppress(AttributeError, OSError):  # not glibc: nothing to give back
+        ctypes.CDLL(None).malloc_trim(0)
+
+
+def _joined(arrays: Sequence[pa.Array]) -> pa.Array | pa.ChunkedArray:
+    return arrays[0] if len(arrays) == 1 else pa.chunked_array(arrays)
+
+
+def _one(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _list_positions(lists: pa.ListArray, lengths: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -512,36 +636,40 @@ def _list_positions(lists: pa.ListArray, lengths: pa.Array) -> tuple[pa.Array, p
     return parents, pa.array(np.arange(len(index), dtype=np.int64) - starts[index])
 
 
-def _conditions(
-    chunks: Iterable[Sequence[Any]], website: pa.Array, rule_id: pa.Array
-) -> tuple[pd.DataFrame, list[int | None], list[str | None]]:
-    """The conditions table from the rules, chunk by chunk; per rule its leaf count (null where
+class _ConditionFrames:
+    """The conditions table, made chunk by chunk of rules; per rule its leaf count (null where
     it failed) and its error.
 
     Each chunk becomes its DataFrame at once, so its Python lists and Arrow arrays are freed
     before the next chunk: peak memory grows with the chunk, not with the whole table. The
     final concat joins the Arrow-backed string columns without copying them.
     """
-    columns = ConditionColumns()
-    counts: list[int | None] = []
-    errors: list[str | None] = []
-    frames: list[pd.DataFrame] = []
-    for chunk in chunks:
-        chunk_counts, chunk_errors = columns.extend(chunk, len(counts))
-        counts += chunk_counts
-        errors += chunk_errors
+
+    def __init__(self) -> None:
+        self._columns = ConditionColumns()
+        self._frames: list[pd.DataFrame] = []
+        self.counts: list[int | None] = []
+        self.errors: list[str | None] = []
+
+    def add(self, rules: Sequence[Any], website: pa.Array, rule_id: pa.Array) -> None:
+        """The next rules, with their audiences' website and rule ids (one per rule)."""
+        columns = self._columns
+        counts, errors = columns.extend(rules)
+        self.counts += counts
+        self.errors += errors
         if len(columns):
             found = columns.columns()
             owner = pa.array(found.pop("owner"))
             found["website_id"] = website.take(owner)
             found["rule_id"] = rule_id.take(owner)
-            frames.append(UNLESS_CONDITIONS.frame(found))
+            self._frames.append(UNLESS_CONDITIONS.frame(found))
             columns.clear()
-    if not frames:
-        return UNLESS_CONDITIONS.empty(), counts, errors
-    if len(frames) == 1:
-        return frames[0], counts, errors
-    return pd.concat(frames, ignore_index=True), counts, errors
+
+    def frame(self) -> pd.DataFrame:
+        frames = self._frames
+        if not frames:
+            return UNLESS_CONDITIONS.empty()
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def _array(values: Any, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:
