@@ -794,7 +794,13 @@ def load_unless_audiences(
 
         def fetch(call: tuple[str, dict[str, str]]) -> list[Any]:
             website, params = call
-            found = client.get(PATH, params, headers={"x-website-id": website}, parse=_records)
+            found = client.get(
+                PATH,
+                params,
+                headers={"x-website-id": website},
+                parse=_records,
+                context=f"website {website}",
+            )
             bar.update(1)
             return found
 

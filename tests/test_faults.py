@@ -127,3 +127,13 @@ def test_unless_single_audience_over_the_socket(clean):
     assert one.audiences["rule_id"].tolist() == [wanted["rule_id"]]
     expected = clean.conditions[clean.conditions["rule_id"] == wanted["rule_id"]]
     assert len(one.conditions) == len(expected)
+
+
+def test_unless_error_names_the_website_that_failed():
+    with Sandbox() as sb:
+        kwargs = {**sb.unless_kwargs(), "website_id": [sb.website_ids[0], "not-a-website"]}
+        with pytest.raises(af.AuthError) as info:
+            load_unless_audiences(**kwargs, progress=False)
+    text = str(info.value)
+    assert "(website not-a-website)" in text
+    assert "HTTP 403" in text
