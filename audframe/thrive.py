@@ -407,25 +407,12 @@ def _parse_arrow(body: bytes) -> _Page | None:
     """The fast path: Arrow's JSON reader. None where it cannot give the exact answer."""
     if not _OPENS_OBJECT.match(body):
         return None  # a top-level `null` crashes Arrow's reader (a segfault), and is no body
-    if _nesting(body) > MAX_ARROW_DEPTH:
-        return None  # Arrow's reader recurses per level: ~20,000 levels overflow the C stack
     try:
-        table = pa_json.read_json(
-            io.BytesIO(body),
-            read_options=pa_json.ReadOptions(block_size=len(body) + 1),
-            parse_options=pa_json.ParseOptions(
-                explicit_schema=_ARROW_BODY,
-                newlines_in_values=True,
-                unexpected_field_behavior="infer",
-            ),
-        )
+        table = _read_arrow(body)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
         return None
-    finally:
-        if len(body) > _RELEASE_ABOVE:
-            # The reader's scratch space is about twice the body; hand it back to the OS now
-            # rather than let the allocator keep it while the columns are built.
-            pa.default_memory_pool().release_unused()
+    if table is None:
+        return None
     if table.num_rows != 1:
         return None
     results = table.column("results").chunk(0)
@@ -472,6 +459,40 @@ def _parse_arrow(body: bytes) -> _Page | None:
         columns[col] = _timestamps(fields[key], key, extra)
     pagination = table.column("pagination").chunk(0)[0].as_py()
     return _Page(columns, extra, pagination)
+
+
+def _read_arrow(body: bytes) -> pa.Table | None:
+    """The body as Arrow reads it against the documented shape, unknown keys inferred.
+
+    Only inferring a type recurses per level of nesting (a value 20,000 levels deep overflows
+    the C stack), and only unknown keys are inferred. So the body is read first with unknown
+    keys refused, which is safe at any depth and is the whole read for a body of documented
+    keys; only a body that has unknown keys is measured for depth before it is read again.
+    """
+    try:
+        return _arrow_json(body, unknown="error")
+    except pa.ArrowInvalid as exc:
+        if "unexpected field" not in str(exc) or _nesting(body) > MAX_ARROW_DEPTH:
+            return None
+    return _arrow_json(body, unknown="infer")
+
+
+def _arrow_json(body: bytes, *, unknown: Literal["error", "infer"]) -> pa.Table:
+    try:
+        return pa_json.read_json(
+            io.BytesIO(body),
+            read_options=pa_json.ReadOptions(block_size=len(body) + 1),
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=_ARROW_BODY,
+                newlines_in_values=True,
+                unexpected_field_behavior=unknown,
+            ),
+        )
+    finally:
+        if len(body) > _RELEASE_ABOVE:
+            # The reader's scratch space is about twice the body; hand it back to the OS now
+            # rather than let the allocator keep it while the columns are built.
+            pa.default_memory_pool().release_unused()
 
 
 def _nesting(body: bytes) -> int:
