@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -14,6 +15,11 @@ TIMESTAMP = pa.timestamp("ms", tz="UTC")
 # The range Arrow and pandas can both hold at millisecond precision (about ±292 million years);
 # anything past it is not a date any API means.
 _MS_BOUND = 9_223_372_036_854
+
+
+def utc_now_iso() -> str:
+    """Now, as the ISO-8601 UTC text every load's ``fetched_at`` uses: ``...T14:00:00.123Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_iso(values: pa.Array | Sequence[str | None]) -> tuple[pa.Array, pa.Array]:

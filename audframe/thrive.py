@@ -13,7 +13,6 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -30,7 +29,7 @@ from ._http import HttpClient, check_url
 from ._progress import progress_bar
 from ._schema import THRIVE_AUDIENCES
 from ._secrets import Secret, resolve
-from ._timestamps import parse_iso
+from ._timestamps import parse_iso, utc_now_iso
 from .errors import InputError, PaginationError
 
 Region = Literal["production", "staging", "mea", "mea-staging"]
@@ -229,7 +228,7 @@ def load_thrive_audiences(
         token_url=token_url or _default_token_url(base, tenant),
         credentials_in_body=credentials_in_body,
     )
-    fetched_at = datetime.now(UTC)
+    fetched_at = utc_now_iso()
     with HttpClient(
         base,
         source="thrive",
@@ -249,7 +248,7 @@ def load_thrive_audiences(
     total = _total_results(pages[0], client.base_url)
     df.attrs.update(
         source="thrive",
-        fetched_at=fetched_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        fetched_at=fetched_at,
         tenant_id=tenant,
         region=region if base_url is None else None,
         base_url=client.base_url,

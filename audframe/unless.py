@@ -21,7 +21,6 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
@@ -34,7 +33,7 @@ from ._json import describe
 from ._rules import ConditionColumns, json_text
 from ._schema import UNLESS_AUDIENCES, UNLESS_CONDITIONS, UNLESS_TAGS, UNLESS_VARIANTS
 from ._secrets import Secret, resolve
-from ._timestamps import _MS_BOUND, from_unix_ms
+from ._timestamps import _MS_BOUND, from_unix_ms, utc_now_iso
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -279,7 +278,7 @@ def _attrs(
         account_id = accounts[0].as_py() if len(accounts) == 1 else None
     return {
         "source": "unless",
-        "fetched_at": _now(),
+        "fetched_at": utc_now_iso(),
         "website_ids": website_ids,
         "account_id": account_id,
     }
@@ -805,7 +804,7 @@ def load_unless_audiences(
             return found
 
         answers = client.map(fetch, calls)
-        fetched_at = _now()
+        fetched_at = utc_now_iso()
 
     records: list[Any] = []
     owners: list[str] = []
@@ -857,7 +856,3 @@ def _website_ids(value: str | Sequence[str] | None) -> list[str]:
             f"variable {env} (comma-separated for several)"
         )
     return list(dict.fromkeys(ids))
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

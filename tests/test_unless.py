@@ -144,7 +144,7 @@ def test_a_bad_rule_is_reported_on_its_row(inventory: UnlessAudiences) -> None:
 def test_attrs_on_result_and_each_table(inventory: UnlessAudiences) -> None:
     attrs = inventory.attrs
     assert attrs["source"] == "unless"
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", attrs["fetched_at"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", attrs["fetched_at"])
     assert attrs["website_ids"] == [W1]
     assert attrs["account_id"] == "a0000000-0000-4000-8000-000000000001"
     for df in inventory.tables().values():
