@@ -16,7 +16,6 @@ instead of rows; the caller records it in ``rule_error``.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from typing import Any, NamedTuple
@@ -25,9 +24,9 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from ._json import describe
+from ._json import describe, dumps
 
-__all__ = ["Condition", "ConditionColumns", "json_text", "parse_rule"]
+__all__ = ["Condition", "ConditionColumns", "parse_rule"]
 
 _LEAF_KEYS = frozenset(("field", "operator", "value"))
 _ERROR_LIMIT = 160
@@ -429,60 +428,9 @@ def _value_text(value: Any, where: str) -> tuple[str | None, str]:
 def _dumps(value: Any, where: str, *, sort: bool = False) -> str:
     """Compact JSON text, or the rule's error for a value that is not JSON."""
     try:
-        return json_text(value, sort=sort)
+        return dumps(value, sort=sort)
     except (ValueError, TypeError) as exc:
         raise _RuleError(_clip(f"{where}: value cannot be kept as JSON ({exc})")) from None
-
-
-def json_text(value: Any, *, sort: bool = False) -> str:
-    """Compact JSON text of any JSON value, however deep (non-ASCII kept as is).
-
-    orjson first; past what it takes (nesting beyond 254 levels, integers beyond 64 bits) an
-    encoder with its own stack, so no depth reaches Python's recursion limit.
-
-    Raises:
-        ValueError, TypeError: the value holds something JSON cannot (NaN, a set, ...).
-    """
-    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort else 0)
-    try:
-        return orjson.dumps(value, option=option).decode()
-    except orjson.JSONEncodeError:
-        return _deep_json(value, sort=sort)
-
-
-class _Text(str):
-    """JSON text already written (a token on _deep_json's stack, not a value)."""
-
-
-_SCALAR = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
-
-
-def _deep_json(value: Any, *, sort: bool) -> str:
-    out: list[str] = []
-    stack: list[Any] = [value]
-    while stack:
-        item = stack.pop()
-        if type(item) is _Text:
-            out.append(item)
-        elif isinstance(item, dict):
-            keys = sorted(item, key=str) if sort else list(item)
-            todo: list[Any] = [_Text("{")]
-            for i, key in enumerate(keys):
-                text = key if isinstance(key, str) else _SCALAR(key).strip('"')
-                todo += [_Text(("," if i else "") + _SCALAR(text) + ":"), item[key]]
-            todo.append(_Text("}"))
-            stack += reversed(todo)
-        elif isinstance(item, list | tuple):
-            todo = [_Text("[")]
-            for i, element in enumerate(item):
-                todo += [_Text(","), element] if i else [element]
-            todo.append(_Text("]"))
-            stack += reversed(todo)
-        elif item is None or isinstance(item, str | int | float):
-            out.append(_SCALAR(item))
-        else:
-            raise TypeError(f"{type(item).__name__} is not JSON")
-    return "".join(out)
 
 
 def _clip(text: str) -> str:

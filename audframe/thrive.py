@@ -650,70 +650,9 @@ def _frame(pages: Sequence[_Page], extra_columns: ExtraColumns | None) -> pd.Dat
 def _extra_text(row: dict[str, Any], index: int) -> str:
     """``row`` as sorted JSON text, however deep it is and however big its integers."""
     try:
-        return _json.dumps_sorted(row)
-    except TypeError:
-        pass  # orjson stops at 254 levels and at 64-bit integers
-    try:
-        return _dumps_deep(row)
+        return _json.dumps(row, sort=True)
     except (TypeError, ValueError) as exc:
         raise InputError(f"record {index} cannot be kept in `extra` as JSON: {exc}") from None
-
-
-def _dumps_deep(value: Any) -> str:
-    """Sorted compact JSON text without recursion, so a value nested 10,000 levels deep and a
-    value orjson refuses (an integer past 64 bits) are still kept whole."""
-    out: list[str] = []
-    # A stack of what is left to write: values, and text (separators, closing brackets).
-    stack: list[Any] = [value]
-    while stack:
-        item = stack.pop()
-        if type(item) is _Text:
-            out.append(item.value)
-        elif isinstance(item, dict):
-            keys = sorted(item, key=_key_text)
-            todo: list[Any] = [_Text("}")]
-            for n, key in enumerate(reversed(keys)):
-                todo.append(item[key])
-                comma = "," if n < len(keys) - 1 else ""
-                todo.append(_Text(comma + _scalar(_key_text(key)) + ":"))
-            out.append("{")
-            stack.extend(todo)
-        elif isinstance(item, list | tuple):
-            todo = [_Text("]")]
-            for n, child in enumerate(reversed(item)):
-                todo.append(child)
-                if n < len(item) - 1:
-                    todo.append(_Text(","))
-            out.append("[")
-            stack.extend(todo)
-        else:
-            out.append(_scalar(item))
-    return "".join(out)
-
-
-@dataclass(frozen=True)
-class _Text:
-    """Text to write as it is (a bracket, a comma, a key), told apart from a string value."""
-
-    value: str
-
-
-def _key_text(key: Any) -> str:
-    if isinstance(key, str):
-        return key
-    if isinstance(key, bool) or key is None:
-        return _json.dumps(key)
-    if isinstance(key, int | float):
-        return str(key)
-    raise TypeError(f"a key of type {type(key).__name__} is not JSON")
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)  # any size; str() refuses past 4300 digits with a ValueError
-    if value is None or isinstance(value, str | bool | float):
-        return _json.dumps(value)
-    raise TypeError(f"a value of type {type(value).__name__} is not JSON")
 
 
 # ---- settings -----------------------------------------------------------------------------------

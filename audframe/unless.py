@@ -29,8 +29,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._json import describe
-from ._rules import ConditionColumns, json_text
+from ._json import describe, dumps
+from ._rules import ConditionColumns
 from ._schema import UNLESS_AUDIENCES, UNLESS_CONDITIONS, UNLESS_TAGS, UNLESS_VARIANTS
 from ._secrets import Secret, resolve
 from ._timestamps import _MS_BOUND, from_unix_ms, utc_now_iso
@@ -681,9 +681,9 @@ def _json_text(value: Any, *, sort: bool = False) -> str:
     """JSON text of a value from a parsed body, however deep; what JSON cannot hold (a set, a
     NaN: only a Python caller can pass those) as its repr, under ``"unserialisable"``."""
     try:
-        return json_text(value, sort=sort)
+        return dumps(value, sort=sort)
     except (TypeError, ValueError):
-        return json_text({"unserialisable": repr(value)[:1000]})
+        return dumps({"unserialisable": repr(value)[:1000]})
 
 
 # ---------------------------------------------------------------------------------------------
