@@ -12,8 +12,8 @@ import pyarrow.compute as pc
 
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
 
-# The range Arrow and pandas can both hold at millisecond precision (about ±292 million years);
-# anything past it is not a date any API means.
+# ±2**63 nanoseconds, in milliseconds: 1677-09-21 to 2262-04-11, the range every pandas and
+# Arrow operation holds (nanosecond ones included); past it is not a date any API means.
 _MS_BOUND = 9_223_372_036_854
 
 

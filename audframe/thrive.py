@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -245,7 +246,7 @@ def load_thrive_audiences(
     duplicate_ids = sorted(set(df.loc[duplicated, "id"]))
     if duplicate_ids:
         df = df.loc[~duplicated].reset_index(drop=True)
-    total = _total_results(pages[0], client.base_url)
+    total = _total_results(pages[0])
     df.attrs.update(
         source="thrive",
         fetched_at=fetched_at,
@@ -301,7 +302,7 @@ def _read_past_total(fetch: Any, pages: list[_Page], base_url: str) -> list[_Pag
     A server whose ``totalPages`` counts a page size other than the one it serves (it honours
     ``limit``, or caps ``perPage``) would otherwise be read in part.
     """
-    total = _total_results(pages[0], base_url)
+    total = _total_results(pages[0])
     served = len(pages[0])
     seen = sum(len(p) for p in pages)
     budget = math.ceil(total / served) + 2 if total and served else 0
@@ -348,7 +349,7 @@ def _total_pages(page: _Page, base_url: str) -> int:
     return max(value, 1)
 
 
-def _total_results(page: _Page, base_url: str) -> int | None:
+def _total_results(page: _Page) -> int | None:
     value = (page.pagination or {}).get("totalResults")
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
@@ -684,8 +685,6 @@ def _auth(
     credentials_in_body: bool,
 ) -> BasicAuth | OAuth2ClientCredentials:
     """Basic when an API secret is given (or set), else OAuth2 client credentials."""
-    import os
-
     oauth_given = client_id is not None or client_secret is not None
     use_basic = api_secret is not None or (
         not oauth_given and (os.environ.get("THRIVE_API_SECRET") or not _oauth_env())
@@ -720,8 +719,6 @@ def _auth(
 
 
 def _oauth_env() -> bool:
-    import os
-
     return bool(os.environ.get("THRIVE_CLIENT_ID") and os.environ.get("THRIVE_CLIENT_SECRET"))
 
 
