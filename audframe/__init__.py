@@ -17,6 +17,7 @@ from .errors import (
     InputError,
     PaginationError,
     ResponseError,
+    StorageError,
 )
 from .lake import list_snapshots, read_lake, to_parquet
 from .thrive import TotalMismatchWarning, load_thrive_audiences, normalize_thrive
@@ -29,6 +30,7 @@ __all__ = [
     "InputError",
     "PaginationError",
     "ResponseError",
+    "StorageError",
     "TotalMismatchWarning",
     "UnlessAudiences",
     "__version__",

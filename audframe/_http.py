@@ -24,10 +24,13 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import requests
 
 from ._secrets import Secret, redact
+from ._text import PrintableFilter
 from ._version import __version__
 from .errors import ApiError, AuthError, InputError, ResponseError, vendor_message
 
 log = logging.getLogger("audframe")
+# Log lines carry endpoints and problems a server wrote: one honest line each, for any handler.
+log.addFilter(PrintableFilter())
 
 T = TypeVar("T")
 A = TypeVar("A")

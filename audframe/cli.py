@@ -1,7 +1,8 @@
 """The ``audframe`` command. Each subcommand imports what it needs when it runs.
 
 Exit status: 0 done; 1 audit findings at or above ``--fail-on``; 2 wrong usage or bad input;
-3 the API refused (auth, permissions) or stayed unreachable after retries; 130 interrupted.
+3 the API refused (auth, permissions) or stayed unreachable after retries; 4 the local disk or
+the lake's store (cannot write, full); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_API, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_API, EXIT_DISK, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from .errors import ApiError, AudframeError
+    from .errors import ApiError, AudframeError, StorageError
 
     command: Callable[[argparse.Namespace], int] = args.run
     try:
@@ -36,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ApiError as exc:
         _fail(exc)
         return EXIT_API
+    except StorageError as exc:
+        _fail(exc)
+        return EXIT_DISK
     except AudframeError as exc:
         _fail(exc)
         return EXIT_USAGE
@@ -45,8 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(exc: BaseException) -> None:
-    text = " ".join(str(exc).split())  # one line, whatever the vendor's message held
-    print(f"audframe: error: {text}", file=sys.stderr)
+    from ._text import printable
+
+    # One line, whatever the vendor's message held; nothing a server sent can drive the terminal.
+    print(f"audframe: error: {printable(str(exc))}", file=sys.stderr)
 
 
 # ---- commands ---------------------------------------------------------------------------------

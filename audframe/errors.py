@@ -4,6 +4,7 @@ Every message says what was expected, what arrived and what to do; none ever con
 
     AudframeError
     ├── InputError          a bad argument or setting, caught before any request
+    ├── StorageError        the lake could not be written: read-only, full, gone
     └── ApiError            the API answered with an error, or not at all
         ├── AuthError       401/403, or the OAuth token endpoint refused
         ├── ResponseError   a 2xx whose body is not what the endpoint promises
@@ -23,6 +24,7 @@ __all__ = [
     "InputError",
     "PaginationError",
     "ResponseError",
+    "StorageError",
 ]
 
 
@@ -32,6 +34,14 @@ class AudframeError(Exception):
 
 class InputError(AudframeError, ValueError):
     """A bad argument, setting or body, found before (or instead of) any request."""
+
+
+class StorageError(AudframeError):
+    """The lake could not be written or read: a read-only folder, a full disk, a store refusing.
+
+    Nothing already in the lake is lost when this is raised: partitions are replaced only once
+    their new files are whole.
+    """
 
 
 class ApiError(AudframeError):
