@@ -636,3 +636,32 @@ def test_s3_endpoint_from_environment(
     assert len(back) == 4
     assert read_lake(root, "unless/tags").empty
     assert read_lake(f"s3://{bucket}/nothing-here", "unless/tags").empty
+
+
+def test_s3_deletes_only_what_audframe_wrote(s3_endpoint: str, bucket: str) -> None:
+    import s3fs
+
+    options = {"endpoint_url": s3_endpoint}
+    root = f"s3://{bucket}/lake"
+    to_parquet(thrive(TENANT_A, "2026-11-23T06:00:00.111Z", 3), root, storage_options=options)
+    fs = s3fs.S3FileSystem(endpoint_url=s3_endpoint, skip_instance_cache=True)
+    partition = f"{bucket}/lake/thrive/audiences/tenant_id={TENANT_A}/snapshot_date={D2}"
+    old = fs.cat_file(f"{partition}/part-0.parquet")
+    fs.pipe_file(f"{partition}/part-1.parquet", old)  # audframe's name: an older part
+    fs.pipe_file(f"{partition}/.part-0.parquet.crc", b"crc")  # hidden: every reader skips it
+    fs.pipe_file(f"{partition}/_SUCCESS", b"")
+    to_parquet(thrive(TENANT_A, "2026-11-23T07:00:00.222Z", 4), root, storage_options=options)
+    fs.invalidate_cache()
+    assert sorted(p.rsplit("/", 1)[1] for p in fs.find(partition)) == [
+        ".part-0.parquet.crc",
+        "_SUCCESS",
+        "part-0.parquet",
+    ]
+    fs.pipe_file(f"{partition}/theirs.parquet", old)  # someone else's: refused, not deleted
+    with pytest.raises(InputError, match=r"theirs\.parquet"):
+        to_parquet(thrive(TENANT_A, "2026-11-23T08:00:00.333Z", 5), root, storage_options=options)
+    fs.invalidate_cache()
+    assert fs.cat_file(f"{partition}/theirs.parquet") == old
+    snaps = list_snapshots(root, "thrive/audiences", storage_options=options)
+    ours = snaps[snaps["path"].str.endswith("/part-0.parquet")]
+    assert ours["snapshot_at"].tolist() == [pd.Timestamp("2026-11-23T07:00:00.222Z")]

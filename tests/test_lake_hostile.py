@@ -15,6 +15,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,8 @@ done = 0
 while not stop.exists():
     lake.to_parquet(loads[done % len(loads)], root)
     done += 1
+    if done == 2:
+        Path(sys.argv[4]).touch()  # under way: the reader may start
 print(done)
 """
 
@@ -85,9 +88,9 @@ def test_reads_racing_a_writer_see_whole_snapshots(tmp_path: Path, source: str) 
     root = tmp_path / "lake"
     to_parquet(loads[0], root)
     (tmp_path / "loads.pkl").write_bytes(pickle.dumps(loads))
-    stop = tmp_path / "stop"
+    stop, started = tmp_path / "stop", tmp_path / "started"
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(tmp_path / "loads.pkl"), str(root), str(stop)],
+        [sys.executable, "-c", WRITER, str(tmp_path / "loads.pkl"), root, stop, started],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -96,6 +99,11 @@ def test_reads_racing_a_writer_see_whole_snapshots(tmp_path: Path, source: str) 
     seen: dict[pd.Timestamp, int] = {}
     errors: list[str] = []
     try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert writer.poll() is None, writer.communicate()
+            assert time.monotonic() < deadline, "the writer never got going"
+            time.sleep(0.01)
         for i in range(600):
             try:
                 if i % 5 == 4:
