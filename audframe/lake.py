@@ -848,7 +848,7 @@ def read_lake(
 
     Raises:
         StorageError: a file that cannot be read, or (``mixed="raise"``) a snapshot read here
-            whose Unless tables disagree on ``snapshot_at``: :class:`MixedSnapshot`.
+            whose Unless tables disagree on ``snapshot_at`` (see :class:`MixedSnapshot`).
     """
     spec = _table(table)
     key = _partition_key(spec)
@@ -970,17 +970,19 @@ def _fragments(
     elif not fs.isdir(directory):
         return []
     # The schema given, discovery only lists: files are opened later, each once (_open).
-    dataset = ds.dataset(
-        directory,
-        schema=_partition_schema(key),
-        format="parquet",
-        filesystem=fs,
-        partitioning=ds.partitioning(_partition_schema(key), flavor="hive"),
-        ignore_prefixes=[".", "_"],
-    )
-    fragments = [
-        f for f in dataset.get_fragments(filter=filters) if isinstance(f, ds.ParquetFileFragment)
-    ]
+    try:
+        dataset = ds.dataset(
+            directory,
+            schema=_partition_schema(key),
+            format="parquet",
+            filesystem=fs,
+            partitioning=ds.partitioning(_partition_schema(key), flavor="hive"),
+            ignore_prefixes=[".", "_"],
+        )
+        found = dataset.get_fragments(filter=filters)
+        fragments = [f for f in found if isinstance(f, ds.ParquetFileFragment)]
+    except OSError as exc:
+        raise StorageError(f"cannot list the lake folder {directory}: {exc}") from exc
     return sorted(
         fragments,
         key=lambda f: (
