@@ -485,6 +485,7 @@ def _commit_local(root: Path, parts: Sequence[_Part]) -> list[str]:
     staged: list[tuple[Path, Path, str]] = []
     created: list[Path] = []
     renamed = 0
+    writing = root  # named in the error when the OSError names no file (a full disk's write)
     try:
         _check_partitions(root, parts)
         for part in parts:
@@ -498,6 +499,7 @@ def _commit_local(root: Path, parts: Sequence[_Part]) -> list[str]:
             for attempt in (1, 2):
                 _makedirs(staging, created)
                 try:
+                    writing = final
                     _write_synced(tmp, part.data)
                     break
                 except FileNotFoundError:
@@ -517,7 +519,7 @@ def _commit_local(root: Path, parts: Sequence[_Part]) -> list[str]:
                 _fsync_dir(final.parent)
                 _remove_old_parts(final)
     except OSError as exc:
-        raise _storage_error(exc, str(root), replaced=renamed) from exc
+        raise _storage_error(exc, str(root), str(writing), replaced=renamed) from exc
     finally:
         for tmp, _, _ in staged:
             with contextlib.suppress(OSError):
@@ -653,7 +655,7 @@ def _ctrl_c_held() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def _storage_error(exc: OSError, root: str, *, replaced: int) -> StorageError:
+def _storage_error(exc: OSError, root: str, path: str, *, replaced: int) -> StorageError:
     """The one-line error for a disk or store that refused a write."""
     state = (
         "Nothing was replaced: the previous snapshot is intact and no temp file is left"
@@ -661,7 +663,7 @@ def _storage_error(exc: OSError, root: str, *, replaced: int) -> StorageError:
         else f"{replaced} partition file(s) were replaced before it; export again once fixed"
     )
     return StorageError(
-        f"cannot write the lake at {root}: {disk_problem(exc, root)}, then export again. {state}"
+        f"cannot write the lake at {root}: {disk_problem(exc, path)}, then export again. {state}"
     )
 
 
@@ -788,7 +790,8 @@ def _commit_remote(fs: Any, base: str, parts: Sequence[_Part]) -> list[str]:
             if stale:
                 fs.rm(stale)
     except OSError as exc:
-        raise _storage_error(exc, fs.unstrip_protocol(base), replaced=put) from exc
+        root = fs.unstrip_protocol(base)
+        raise _storage_error(exc, root, root, replaced=put) from exc
     return [fs.unstrip_protocol(p) for p in written]
 
 
