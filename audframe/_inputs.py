@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pandas as pd
@@ -24,6 +24,7 @@ from ._schema import (
     Table,
 )
 from .errors import InputError
+from .lake import MixedSnapshot, find_mixed
 from .unless import UnlessAudiences
 
 STRING = PANDAS_DTYPES["string"]
@@ -45,11 +46,16 @@ Moment = _dt.datetime | pd.Timestamp | str
 
 @dataclass
 class Inputs:
-    """Every table an audit, count or diff may read: present ones typed, missing ones empty."""
+    """Every table an audit, count or diff may read: present ones typed, missing ones empty.
+
+    ``mixed``: Unless snapshots whose tables come from different loads; their rows are left out
+    of ``tables`` (an audit reports them instead of auditing the mix).
+    """
 
     tables: dict[str, pd.DataFrame]
     attrs: dict[str, dict[str, Any]]
     now: pd.Timestamp
+    mixed: list[MixedSnapshot] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.thrive = self.tables[THRIVE_AUDIENCES.name]
@@ -58,11 +64,14 @@ class Inputs:
         self.conditions = self.tables[UNLESS_CONDITIONS.name]
 
     def present(self, source: str) -> bool:
+        if source == "unless" and self.mixed:
+            return True
         return any(len(df) for name, df in self.tables.items() if name.startswith(source + "/"))
 
 
 def read_inputs(obj: object, what: str, *, latest: bool, now: Moment | None = None) -> Inputs:
-    """``obj``'s tables conformed to their schemas; ``latest``: newest snapshot per partition."""
+    """``obj``'s tables conformed to their schemas; ``latest``: newest snapshot per partition,
+    leaving out (into ``Inputs.mixed``) an Unless snapshot whose tables come from two loads."""
     frames = gather(obj, what)
     tables: dict[str, pd.DataFrame] = {}
     attrs: dict[str, dict[str, Any]] = {}
@@ -76,10 +85,38 @@ def read_inputs(obj: object, what: str, *, latest: bool, now: Moment | None = No
         if latest:
             frame = _latest(frame, PARTITION[table.name.split("/")[0]])
         tables[table.name] = frame
+    mixed = split_mixed(tables) if latest else []
     stamp = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize("UTC")
-    return Inputs(tables, attrs, stamp.tz_convert("UTC"))
+    return Inputs(tables, attrs, stamp.tz_convert("UTC"), mixed)
+
+
+def split_mixed(
+    tables: dict[str, pd.DataFrame], known: list[MixedSnapshot] | None = None
+) -> list[MixedSnapshot]:
+    """The Unless snapshots (website and day) whose tables' ``snapshot_at`` differ, found in
+    the lake frames' rows, plus ``known`` ones (from the lake's footers); their rows are taken
+    out of ``tables``, in place."""
+    keys = ["website_id", "snapshot_date"]
+    stamps: list[tuple[Any, Any, str, Any]] = [
+        (m.website_id, m.snapshot_date, table, stamp)
+        for m in known or ()
+        for table, stamp in m.loads
+    ]
+    for name, frame in tables.items():
+        if name.startswith("unless/") and {*keys, "snapshot_at"} <= set(frame.columns):
+            seen = frame[[*keys, "snapshot_at"]].drop_duplicates()
+            stamps += [(w, d, name, s) for w, d, s in seen.itertuples(index=False)]
+    mixed = find_mixed(stamps)
+    if not mixed:
+        return []
+    gone = pd.MultiIndex.from_tuples([(m.website_id, m.snapshot_date) for m in mixed])
+    for name, frame in tables.items():
+        if name.startswith("unless/") and set(keys) <= set(frame.columns):
+            here = pd.MultiIndex.from_frame(frame[keys].astype(object))
+            tables[name] = frame.loc[~here.isin(gone)]
+    return mixed
 
 
 def gather(obj: object, what: str) -> dict[str, pd.DataFrame]:

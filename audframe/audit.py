@@ -29,6 +29,7 @@ from ._checks import (
     SEVERITIES,
     Check,
     Severity,
+    _check,
     checks_markdown,
     checks_table,
     run_checks,
@@ -36,9 +37,20 @@ from ._checks import (
 )
 from ._counts import counts
 from ._diff import LAKE_COLUMNS, change_summary, diff
-from ._inputs import STRING, AuditInput, Moment, conform, mask, read_inputs
+from ._inputs import (
+    STRING,
+    AuditInput,
+    Inputs,
+    Moment,
+    conform,
+    mask,
+    read_inputs,
+    split_mixed,
+)
+from ._paths import check_target
 from ._schema import TABLES
 from .errors import InputError
+from .lake import MixedSnapshot, find_mixed
 
 __all__ = [
     "CHECKS",
@@ -75,7 +87,9 @@ def audit(
         obj: a Thrive DataFrame, an :class:`UnlessAudiences`, one Unless table, or a mapping of
             lake table names (``"thrive/audiences"``, ``"unless/variants"``, ...) to frames, e.g.
             from ``read_lake``. A lake frame holding several snapshots is audited at the newest
-            snapshot of each tenant or website.
+            snapshot of each tenant or website. Unless lake frames whose tables disagree on
+            ``snapshot_at`` for a website and day (a mixed snapshot) are reported as
+            ``unless_mixed_snapshot`` and left out of the other checks.
         checks: names from :data:`CHECKS` to run; all by default.
         now: the moment "in the future" is measured from; the current time by default.
 
@@ -86,8 +100,36 @@ def audit(
     Raises:
         InputError: ``obj`` is not a table audframe knows, or a check name is unknown.
     """
+    return _audit(obj, checks=checks, now=now)
+
+
+def _audit(
+    obj: AuditInput,
+    *,
+    checks: Iterable[str] | None = None,
+    now: Moment | None = None,
+    mixed: list[MixedSnapshot] | None = None,
+) -> pd.DataFrame:
     selected = select_checks(checks)
-    return run_checks(read_inputs(obj, "audit", latest=True, now=now), selected)
+    inp = read_inputs(obj, "audit", latest=True, now=now)
+    if mixed:
+        tables = dict(inp.tables)
+        inp = Inputs(tables, inp.attrs, inp.now, split_mixed(tables, [*inp.mixed, *mixed]))
+    return run_checks(inp, selected)
+
+
+# The lake's own check: it lives beside audit_lake, which finds mixed snapshots in the footers.
+@_check("unless_mixed_snapshot", "error", "unless")
+def _unless_mixed_snapshot(inp: Inputs) -> pd.DataFrame:
+    """A website's snapshot of one day whose tables come from different loads (their
+    `snapshot_at` differ): a writer was stopped between its renames. The other checks skip that
+    website and day (and the diff too); export it again. Key: the website id."""
+    details = [
+        f"{m.describe()}: the tables do not belong together; export website {m.website_id} "
+        f"for {m.snapshot_date} again"
+        for m in inp.mixed
+    ]
+    return pd.DataFrame({"key": [m.website_id for m in inp.mixed], "detail": details}, dtype=STRING)
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,6 +154,10 @@ class LakeAudit:
 def audit_lake(root: str | Path, *, date: str | _dt.date | None = None) -> LakeAudit:
     """Read a lake's newest snapshot (or ``date``) of every table, audit, count and diff it.
 
+    An Unless snapshot whose tables come from different loads (a writer stopped between its
+    renames) is not audited as one: it is an ``unless_mixed_snapshot`` finding, and is left
+    out of the other checks and of the diff.
+
     Raises:
         InputError: the lake holds no snapshot, or none on ``date``.
     """
@@ -120,9 +166,16 @@ def audit_lake(root: str | Path, *, date: str | _dt.date | None = None) -> LakeA
     root_s = str(root)
     wanted = _date_arg(date)
     history: dict[str, pd.DataFrame] = {}
+    stamps: list[tuple[str, str, str, pd.Timestamp]] = []
     for name in TABLES:
-        if len(list_snapshots(root_s, name)):
-            history[name] = conform(read_lake(root_s, name), TABLES[name])
+        snapshots = list_snapshots(root_s, name, mixed="ignore")
+        if len(snapshots):
+            history[name] = conform(read_lake(root_s, name, mixed="ignore"), TABLES[name])
+        if name.startswith("unless/"):
+            columns = snapshots[["website_id", "snapshot_date", "snapshot_at"]]
+            stamps += [(w, str(d), name, t) for w, d, t in columns.itertuples(index=False)]
+    # From the footers: a table with no rows for a website still says which load it is from.
+    mixed = find_mixed(stamps)
     if not history:
         raise InputError(
             f"no snapshots under {root_s}: expected Parquet partitions like "
@@ -158,7 +211,13 @@ def audit_lake(root: str | Path, *, date: str | _dt.date | None = None) -> LakeA
         raise InputError(
             f"no snapshot on {wanted} under {root_s}; snapshots there: {', '.join(available)}"
         )
-    findings = audit(current)
+    # The audited day's and the compared day's mixed snapshots: reported, not audited or diffed.
+    days = {d for n, d in [*dates.items(), *previous.items()] if n.startswith("unless/") and d}
+    mixed = [m for m in mixed if m.snapshot_date in days]
+    findings = _audit(current, mixed=mixed)
+    if mixed:
+        split_mixed(current, mixed)
+        split_mixed(older, mixed)
     changes = diff(older, {n: current[n] for n in older}, tables="all") if older else None
     return LakeAudit(
         root=root_s,
@@ -216,11 +275,15 @@ def run_audit(
         1 when a finding reaches ``fail_on`` (error > warning > info), else 0.
 
     Raises:
-        InputError: bad ``date`` or ``fail_on``, or no snapshot in the lake.
+        InputError: bad ``date`` or ``fail_on``, no snapshot in the lake, or an ``html`` path
+            that cannot be written.
+        StorageError: the lake cannot be read, or the report not written.
     """
     # Looked up at call time: sys.stdout may be replaced after import (pytest, notebooks).
     out = sys.stdout if out is None else out
     threshold = _severity_arg(fail_on)
+    if html is not None:  # before the lake is read: a report that cannot be written is a typo
+        check_target(str(html), what="the report file", directory=False)
     result = audit_lake(root, date=date)
     out.write(format_text(result))
     if html is not None:

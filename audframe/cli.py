@@ -1,8 +1,11 @@
 """The ``audframe`` command. Each subcommand imports what it needs when it runs.
 
-Exit status: 0 done; 1 audit findings at or above ``--fail-on``; 2 wrong usage or bad input;
-3 the API refused (auth, permissions) or stayed unreachable after retries; 4 the local disk or
-the lake's store (cannot write, full); 130 interrupted.
+Exit status, one meaning each: 0 done; 1 audit findings at or above ``--fail-on`` (nothing
+else); 2 wrong usage or bad input, found before any request where it can be (``--out`` is
+checked before the fetch); 3 the API refused (auth, permissions), stayed unreachable after
+retries, or sent what audframe will not accept; 4 the local disk or the lake's store (read-only,
+full, permission denied while writing; a mixed snapshot); 70 a bug in audframe (a traceback to
+report); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_API, EXIT_DISK, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_BUG = 70  # EX_SOFTWARE: an error audframe did not foresee, never mistaken for findings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,9 +50,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("audframe: interrupted; nothing partial was left behind", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        import traceback
+
+        traceback.print_exc()
+        _fail(f"{type(exc).__name__}: {exc} (a bug in audframe: please report it, with the above)")
+        return EXIT_BUG
 
 
-def _fail(exc: BaseException) -> None:
+def _fail(exc: BaseException | str) -> None:
     from ._text import printable
 
     # One line, whatever the vendor's message held; nothing a server sent can drive the terminal.
@@ -60,9 +70,11 @@ def _fail(exc: BaseException) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     import audframe as af
+    from audframe.lake import check_root
     from audframe.sandbox import Sandbox
 
     out = Path(args.out)
+    check_root(out)
     started = time.perf_counter()
     print("audframe demo: starting the built-in sandbox (no account, no network needed)")
     with Sandbox(latency_ms=args.latency_ms, faults=args.faults) as sb:
@@ -109,6 +121,7 @@ def _summary(thrive: Any, unless: Any) -> str:
 def _thrive(args: argparse.Namespace) -> int:
     import audframe as af
 
+    _check_out(args)
     started = time.perf_counter()
     df = af.load_thrive_audiences(
         args.tenant_id,
@@ -134,6 +147,7 @@ def _thrive(args: argparse.Namespace) -> int:
 def _unless(args: argparse.Namespace) -> int:
     import audframe as af
 
+    _check_out(args)
     started = time.perf_counter()
     tables = af.load_unless_audiences(
         website_id=args.website_id,
@@ -150,6 +164,13 @@ def _unless(args: argparse.Namespace) -> int:
     rows = {name: len(df) for name, df in tables.tables().items()}
     _report("unless", rows, paths, started, tables.attrs)
     return EXIT_OK
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    """``--out`` checked before any request: a typo must not cost a whole fetch."""
+    from audframe.lake import check_root
+
+    check_root(args.out, endpoint_url=args.endpoint_url)
 
 
 def _lake_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -196,8 +217,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="audframe",
         description="Audience inventories from Thrive Learning and Unless, as tidy tables "
         "and Parquet lakes.",
-        epilog="Exit status: 0 done; 1 audit findings at or above --fail-on; 2 wrong usage; "
-        "3 the API refused or stayed unreachable.",
+        epilog="Exit status: 0 done; 1 audit findings at or above --fail-on; 2 wrong usage or "
+        "bad input; 3 the API refused or stayed unreachable; 4 the local disk or the lake's "
+        "store; 70 a bug in audframe; 130 interrupted.",
     )
     from ._version import __version__
 
@@ -311,7 +333,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve Thrive's and Unless's audience endpoints on 127.0.0.1 with the "
         "built-in sample data, until Ctrl-C. Prints the base URLs and the credentials to use.",
     )
-    sandbox.add_argument("--port", type=_non_negative_int, default=8765, help="(default: 8765)")
+    sandbox.add_argument(
+        "--port", type=_port, default=8765, help="0 picks a free port (default: 8765)"
+    )
     sandbox.add_argument(
         "--latency-ms", type=_non_negative_int, default=0, help="delay per response"
     )
@@ -405,6 +429,13 @@ def _non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
     return value
 
 

@@ -18,7 +18,9 @@ import pandas as pd
 
 from ._checks import FINDING_COLUMNS, SEVERITIES
 from ._diff import change_summary
-from .errors import InputError
+from ._paths import disk_problem
+from ._text import printable
+from .errors import InputError, StorageError
 
 if TYPE_CHECKING:
     from .audit import LakeAudit
@@ -82,8 +84,13 @@ def write_report(result: LakeAudit, path: str | Path) -> Path:
         meta=meta,
     )
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(page, encoding="utf-8")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write the report {target}: {disk_problem(exc, str(target))}"
+        ) from exc
     return target
 
 
@@ -154,7 +161,8 @@ def render_html(
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    # Control characters shown as escapes: a name cannot hide text or fake a line.
+    return html.escape(printable(str(value)), quote=True)
 
 
 def _section(title: str, inner: str) -> str:
@@ -265,8 +273,16 @@ def _charts(
     # A fixed hash salt keeps the SVG ids stable, so the same audit renders the same page.
     # Text stays text (fonttype "none"): the browser draws names in any script with its own
     # fonts, where matplotlib's DejaVu Sans has no CJK glyphs and would warn and draw boxes.
+    # Names are text, never markup: no mathtext ($...$) and no TeX, whatever a name holds.
     with (
-        matplotlib.rc_context({"svg.hashsalt": "audframe", "svg.fonttype": "none"}),
+        matplotlib.rc_context(
+            {
+                "svg.hashsalt": "audframe",
+                "svg.fonttype": "none",
+                "text.parse_math": False,
+                "text.usetex": False,
+            }
+        ),
         warnings.catch_warnings(),
     ):
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
@@ -303,8 +319,22 @@ def _svg(fig: Any) -> str:
 
 
 def _short(label: object, width: int = 34) -> str:
-    text = str(label)
+    """A name as a chart label: control characters shown as escapes, cut at ``width``."""
+    text = printable(str(label))
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _bars(ax: Any, labels: list[str], values: list[int], **kwargs: Any) -> Any:
+    """Horizontal bars at fixed positions, labelled: two bars with one name stay two bars."""
+    positions = list(range(len(labels)))
+    bars = ax.barh(positions, values, **kwargs)
+    ax.set_yticks(positions, labels)
+    return bars
+
+
+def _legend(ax: Any, handles: list[Any], labels: list[str], **kwargs: Any) -> None:
+    # Labels passed as they are: matplotlib leaves out automatic ones that start with "_".
+    ax.legend(handles, [_short(label, 24) for label in labels], **kwargs)
 
 
 def _per_structure(frame: pd.DataFrame) -> str:
@@ -316,9 +346,10 @@ def _per_structure(frame: pd.DataFrame) -> str:
     data = data.sort_values("audiences", ascending=False).head(MAX_BARS).iloc[::-1]
     fig = _figure(max(2.4, 0.28 * len(data) + 0.8))
     ax = fig.add_subplot()
-    ax.barh(data["label"].tolist(), data["audiences"].astype(int).tolist(), color=PALETTE[0])
+    labels = data["label"].tolist()
+    bars = _bars(ax, labels, data["audiences"].astype(int).tolist(), color=PALETTE[0])
     ax.set_xlabel("audiences")
-    ax.bar_label(ax.containers[0], padding=2, fontsize=9)
+    ax.bar_label(bars, padding=2, fontsize=9)
     _tidy(ax)
     return _svg(fig)
 
@@ -331,14 +362,18 @@ def _per_website(frame: pd.DataFrame) -> str:
     ax = fig.add_subplot()
     left = [0] * len(table)
     labels = [_short(w, 14) for w in table.index]
+    handles = []
     for i, state in enumerate(table.columns):
         values = table[state].astype(int).tolist()
         colour = STATE_COLOURS.get(str(state), PALETTE[i % len(PALETTE)])
-        ax.barh(labels, values, left=left, label=str(state), color=colour)
+        handles.append(_bars(ax, labels, values, left=left, color=colour))
         left = [a + b for a, b in zip(left, values, strict=True)]
     ax.set_xlabel("audiences")
     # Above the bars, so it never hides one.
-    ax.legend(
+    _legend(
+        ax,
+        handles,
+        [str(state) for state in table.columns],
         loc="lower left",
         bbox_to_anchor=(0, 1.0),
         ncols=len(table.columns),
@@ -371,18 +406,17 @@ def _over_time(history: Mapping[str, pd.DataFrame]) -> str | None:
     for ax, (label, table) in zip(axes, panels, strict=True):
         table = table.fillna(0).sort_index()
         dates = [str(d) for d in table.index]
+        lines = []
         for i, column in enumerate(table.columns):
             colour = STATE_COLOURS.get(str(column), PALETTE[i % len(PALETTE)])
-            ax.plot(
-                dates,
-                table[column].astype(float).tolist(),
-                marker="o",
-                label=str(column),
-                color=colour,
-            )
+            (line,) = ax.plot(dates, table[column].astype(float).tolist(), marker="o", color=colour)
+            lines.append(line)
         ax.set_ylabel(label)
         ax.set_ylim(bottom=0)
-        ax.legend(
+        _legend(
+            ax,
+            lines,
+            [str(column) for column in table.columns],
             fontsize=9,
             frameon=False,
             ncols=len(table.columns),
@@ -401,8 +435,9 @@ def _by_check(findings: pd.DataFrame) -> str:
     fig = _figure(max(2.0, 0.3 * len(tally) + 0.8))
     ax = fig.add_subplot()
     colours = [SEVERITY_COLOURS.get(str(s), PALETTE[0]) for s in tally["severity"]]
-    ax.barh(tally["check"].astype(str).tolist(), tally["n"].tolist(), color=colours)
-    ax.bar_label(ax.containers[0], padding=2, fontsize=9)
+    labels = [_short(check, 40) for check in tally["check"]]
+    bars = _bars(ax, labels, tally["n"].astype(int).tolist(), color=colours)
+    ax.bar_label(bars, padding=2, fontsize=9)
     ax.set_xlabel("findings")
     from matplotlib.patches import Patch
 

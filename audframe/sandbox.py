@@ -345,7 +345,13 @@ class Sandbox:
         """Bind 127.0.0.1 and serve in a daemon thread."""
         if self._server is not None:
             return self
-        self._server = _Server(self, self.port)
+        try:
+            self._server = _Server(self, self.port)
+        except OSError as exc:  # busy, or a privileged port: the caller's choice of port
+            raise InputError(
+                f"cannot listen on 127.0.0.1:{self.port}: {exc.strerror or exc}; pick another "
+                "port (--port N, or --port 0 for any free one)"
+            ) from exc
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever,

@@ -27,6 +27,7 @@ from . import _json
 from ._auth import BasicAuth, OAuth2ClientCredentials
 from ._extra import ExtraColumns, compile_extra_columns
 from ._http import HttpClient, check_url
+from ._ids import partition_id
 from ._progress import progress_bar
 from ._schema import THRIVE_AUDIENCES
 from ._secrets import Secret, resolve
@@ -218,7 +219,10 @@ def load_thrive_audiences(
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise InputError(f"per_page must be from 1 to {MAX_PER_PAGE}, got {per_page}")
     extra = compile_extra_columns(extra_columns, reserved=THRIVE_AUDIENCES.names)
-    tenant = resolve(tenant_id, "THRIVE_TENANT_ID", what="Thrive tenant id")
+    # Checked as the lake checks it, before any request: a bad id is not the API key's fault.
+    tenant = partition_id(
+        resolve(tenant_id, "THRIVE_TENANT_ID", what="Thrive tenant id"), "tenant_id"
+    )
     base = _base_url(region, base_url)
     auth = _auth(
         tenant,

@@ -755,6 +755,7 @@ def load_unless_audiences(
     from ._auth import HeaderAuth
     from ._extra import compile_extra_columns
     from ._http import HttpClient
+    from ._ids import partition_id
     from ._progress import progress_bar
 
     wanted = _states(states)
@@ -763,7 +764,8 @@ def load_unless_audiences(
     key = Secret(resolve(api_key, "UNLESS_API_KEY", what="Unless API key", secret=True))
     email = Secret(resolve(user_email, "UNLESS_USER_EMAIL", what="Unless user email"))
     account = resolve(account_id, "UNLESS_ACCOUNT_ID", what="Unless account id")
-    websites = _website_ids(website_id)
+    # Checked as the lake checks them, before any request: a bad id is not the API key's fault.
+    websites = [partition_id(w, "website_id") for w in _website_ids(website_id)]
     extras = compile_extra_columns(extra_columns, reserved=UNLESS_AUDIENCES.names)
     auth = HeaderAuth(
         {"x-api-key": key, "x-user-email": email, "x-account-id": account},

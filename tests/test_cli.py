@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +17,8 @@ import pytest
 import audframe as af
 from audframe.cli import main
 from audframe.sandbox import SANDBOX_THRIVE, SANDBOX_UNLESS, Sandbox
+from tests._fs import as_nobody, in_namespace, read_only, tmpfs
+from tests.test_interrupt import _env
 
 COMMANDS = ["demo", "thrive", "unless", "audit", "sandbox"]
 
@@ -190,3 +198,204 @@ def test_bad_extra_column_is_usage(capsys):
         main(["thrive", "--out", "x", "--extra-column", "nopath"])
     assert info.value.code == 2
     assert "NAME=JSONPATH" in capsys.readouterr().err
+
+
+# ---- exit codes, each with one meaning, from real processes -------------------------------------
+
+AUDFRAME = [sys.executable, "-m", "audframe.cli"]
+# The CLI without a module, as on a machine where the extra is not installed.
+WITHOUT = (
+    "import sys; sys.modules[sys.argv[1]] = None; from audframe.cli import main; "
+    "sys.exit(main(sys.argv[2:]))"
+)
+
+
+def _run(command: list[str], sb: Sandbox, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command,
+        env=_env(sb),
+        capture_output=True,
+        text=True,
+        timeout=kwargs.pop("timeout", 120),
+        check=False,
+        **kwargs,
+    )
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """Every file under ``root`` and its content's hash: what a failed run must leave as it was."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _thrive_argv(sb: Sandbox, out: str | Path) -> list[str]:
+    return ["thrive", "--out", str(out), "--base-url", sb.thrive_base_url, "--snapshot-date", DAY]
+
+
+DAY = "2026-11-20"
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["a-file", "under-a-file", "s3-without-fsspec", "s3-without-s3fs", "read-only"],
+    ids=["a-file", "under-a-file", "s3-without-fsspec", "s3-without-s3fs", "read-only"],
+)
+def test_an_out_that_cannot_be_written_exits_2_before_any_request(
+    tmp_path: Path, sandbox: Sandbox, case: str
+) -> None:
+    (tmp_path / "notes.txt").write_text("a file, not a lake")
+    out = {
+        "a-file": tmp_path / "notes.txt",
+        "under-a-file": tmp_path / "notes.txt" / "lake",
+        "read-only": tmp_path / "lake",
+    }.get(case, "s3://bucket/lake")
+    argv = _thrive_argv(sandbox, out)
+    before, requests = _tree(tmp_path), sum(sandbox.request_counts.values())
+    if case == "read-only":
+        setup = read_only(tmp_path)
+        done = in_namespace(setup, shlex.join([*AUDFRAME, *argv]), env=_env(sandbox))
+    elif case.startswith("s3-without-"):
+        module = case.removeprefix("s3-without-")
+        done = _run([sys.executable, "-c", WITHOUT, module, *argv], sandbox)
+    else:
+        done = _run([*AUDFRAME, *argv], sandbox)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr  # one line, no traceback
+    expected = {
+        "a-file": "is a file, not a directory",
+        "under-a-file": "notes.txt is a file",
+        "read-only": "cannot be written",
+        "s3-without-fsspec": "pip install 'audframe[s3]'",
+        "s3-without-s3fs": "pip install 'audframe[s3]'",
+    }[case]
+    assert expected in done.stderr
+    assert sum(sandbox.request_counts.values()) == requests, "checked before any request"
+    assert _tree(tmp_path) == before
+    assert not (tmp_path / "lake").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["unless", "--website-id", "site/../other"],
+        ["unless", "--website-id", "w" * 201],
+        ["unless", "--website-id", "__HIVE_DEFAULT_PARTITION__"],
+        ["thrive", "--tenant-id", "eu-west-2_" + "x" * 240],
+    ],
+    ids=["slash", "long-website", "hive-null", "long-tenant"],
+)
+def test_an_id_the_lake_cannot_hold_exits_2_before_any_request(
+    tmp_path: Path, sandbox: Sandbox, argv: list[str]
+) -> None:
+    requests = sum(sandbox.request_counts.values())
+    base = sandbox.url if argv[0] == "unless" else sandbox.thrive_base_url
+    done = _run([*AUDFRAME, *argv, "--out", str(tmp_path / "lake"), "--base-url", base], sandbox)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("audframe: error: ")
+    assert done.stderr.count("\n") == 1
+    assert "API key" not in done.stderr
+    assert "HTTP" not in done.stderr
+    assert sum(sandbox.request_counts.values()) == requests
+    assert not (tmp_path / "lake").exists()
+
+
+def test_a_full_disk_exits_4_and_keeps_the_previous_snapshot(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    disk, copy = tmp_path / "disk", tmp_path / "copies"
+    disk.mkdir()
+    copy.mkdir()
+    export = shlex.join([*AUDFRAME, *_thrive_argv(sandbox, disk / "lake")])
+    script = f"""
+{export} > /dev/null
+cp -a {disk}/lake {copy}/before
+head -c 64M /dev/zero > {disk}/filler 2> /dev/null || true
+set +e
+{export} > {copy}/out 2> {copy}/err
+echo $? > {copy}/status
+cp -a {disk}/lake {copy}/after
+"""
+    done = in_namespace(tmpfs(disk, "6m"), script, env=_env(sandbox))
+    assert done.returncode == 0, done.stderr
+    assert (copy / "status").read_text().strip() == "4"
+    err = (copy / "err").read_text()
+    assert err.count("\n") == 1, err
+    assert "the disk is full" in err
+    assert str(disk / "lake") in err
+    assert "free some space" in err
+    assert (copy / "out").read_text() == ""
+    assert _tree(copy / "after") == _tree(copy / "before")  # no temp file, old snapshot whole
+    assert not list((copy / "after").rglob(".audframe-staging"))
+
+
+def test_a_read_only_table_exits_4_and_keeps_the_previous_snapshot(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    lake = tmp_path / "lake"
+    first = _run([*AUDFRAME, *_thrive_argv(sandbox, lake)], sandbox)
+    assert first.returncode == 0, first.stderr
+    before = _tree(lake)
+    # The root can be written (so --out passes its check); the table's folder cannot.
+    script = shlex.join([*AUDFRAME, *_thrive_argv(sandbox, lake)])
+    done = in_namespace(read_only(lake / "thrive"), script, env=_env(sandbox))
+    assert done.returncode == 4, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "read-only" in done.stderr
+    assert str(lake / "thrive") in done.stderr
+    assert _tree(lake) == before
+    assert len(af.read_lake(lake, "thrive/audiences")) == 2833
+
+
+def test_permission_denied_while_writing_exits_4(sandbox: Sandbox) -> None:
+    nobody = as_nobody()
+    with tempfile.TemporaryDirectory() as scratch:
+        lake = Path(scratch) / "lake"
+        assert _run([*AUDFRAME, *_thrive_argv(sandbox, lake)], sandbox).returncode == 0
+        before = _tree(lake)
+        for path in (Path(scratch), lake):
+            path.chmod(0o777)  # nobody may write the root, not the table root wrote
+        probe = _run([*nobody, sys.executable, "-c", "import audframe"], sandbox)
+        if probe.returncode != 0:
+            pytest.skip(f"nobody cannot run this Python: {probe.stderr.strip()[-200:]}")
+        done = _run([*nobody, *AUDFRAME, *_thrive_argv(sandbox, lake)], sandbox)
+        assert done.returncode == 4, done.stderr
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert "permission denied" in done.stderr
+        assert _tree(lake) == before
+
+
+def test_a_busy_sandbox_port_is_one_line_and_exit_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [*AUDFRAME, "sandbox", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"audframe: error: cannot listen on 127.0.0.1:{port}: Address already in use; pick "
+        "another port (--port N, or --port 0 for any free one)"
+    ]
+    assert done.stdout == ""
+
+
+def test_an_unforeseen_error_is_not_exit_1(tmp_path, sandbox, monkeypatch, capsys):
+    # 1 means audit findings and nothing else: a bug has its own status, and its traceback.
+    _thrive_env(monkeypatch, sandbox)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("something audframe did not foresee")
+
+    monkeypatch.setattr(af, "to_parquet", broken)
+    assert main(["thrive", "--out", str(tmp_path), "--base-url", sandbox.thrive_base_url]) == 70
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert err.splitlines()[-1].startswith("audframe: error: RuntimeError: something")

@@ -290,3 +290,30 @@ def test_ctrl_c_while_workers_wait_to_retry_exits_at_once(tmp_path, source):
     assert err.splitlines() == [INTERRUPTED]
     assert took < 1.5, f"took {took:.1f}s to exit after Ctrl-C"
     assert not out_dir.exists() or _files(out_dir) == []
+
+
+def test_a_real_ctrl_c_between_a_websites_renames_waits_for_its_last_one(tmp_path, monkeypatch):
+    # SIGINT itself, not an exception raised in its place: the writer holds it until the
+    # website's four tables are renamed, so Ctrl-C never leaves a mixed snapshot.
+    from tests.test_lake import unless
+
+    root = tmp_path / "lake"
+    af.to_parquet(unless("2026-11-20T06:00:00Z", {"site-1": 1, "site-2": 1}), root)
+    calls: list[Any] = []
+    replace = os.replace
+
+    def renamer(src: Any, dst: Any) -> None:
+        replace(src, dst)
+        calls.append(dst)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(lake.os, "replace", renamer)
+    with pytest.raises(KeyboardInterrupt):
+        af.to_parquet(unless("2026-11-20T09:00:00Z", {"site-1": 2, "site-2": 2}), root)
+    assert len(calls) == 4  # site-1's four tables; site-2 not begun
+    for table in ("unless/audiences", "unless/variants", "unless/conditions", "unless/tags"):
+        snaps = af.list_snapshots(root, table)  # raises on a mixed snapshot
+        hours = dict(zip(snaps["website_id"], snaps["snapshot_at"].dt.hour, strict=True))
+        assert hours == {"site-1": 9, "site-2": 6}
+    assert not list(root.rglob("*.tmp"))

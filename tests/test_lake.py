@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -205,12 +206,16 @@ def test_read_lake_filters_prune_partitions(two_days: dict[str, Any]) -> None:
     assert len(read_lake(root, "thrive/audiences", until=D1, tenant_id=[TENANT_A])) == 3
     assert read_lake(root, "thrive/audiences", since=D2, until=D1).empty
     snaps = list_snapshots(root, "thrive/audiences")
-    assert list(snaps.columns) == ["tenant_id", "snapshot_date", "rows", "path"]
+    assert list(snaps.columns) == ["tenant_id", "snapshot_date", "rows", "path", "snapshot_at"]
     assert snaps[["tenant_id", "snapshot_date", "rows"]].values.tolist() == [
         [TENANT_A, D1, 3],
         [TENANT_A, D2, 6],
         [TENANT_B, D1, 2],
         [TENANT_B, D2, 5],
+    ]
+    assert str(snaps["snapshot_at"].dtype) == "datetime64[ms, UTC]"
+    assert snaps["snapshot_at"].tolist() == [
+        pd.Timestamp(frames[(t, d)].attrs["fetched_at"]) for t, d in sorted(frames)
     ]
 
 
@@ -434,14 +439,24 @@ def test_stale_temp_files_are_cleaned_on_next_run(tmp_path: Path) -> None:
     staging.mkdir()
     host = lake._temp_name().split("-")[0]
     dead_pid = next(p for p in range(4_000_000, 4_100_000) if not lake._alive(p))
-    killed = staging / f"{host}-{dead_pid}-abc.tmp"  # a writer killed with SIGKILL
-    ancient = staging / "otherhost-1-def.tmp"  # another machine's, an hour old
-    live = staging / "otherhost-2-ghi.tmp"  # another machine's, still writing
+    killed = staging / f"{host}-{dead_pid}-{uuid.uuid4().hex}.tmp"  # killed with SIGKILL
+    ancient = staging / f"otherhost-1-{uuid.uuid4().hex}.tmp"  # another machine's, an hour old
+    live = staging / f"otherhost-2-{uuid.uuid4().hex}.tmp"  # another machine's, still writing
     for path in (killed, ancient, live):
         path.write_bytes(b"PAR1 half a file")
     os.utime(ancient, (0, 0))
+    # Not audframe's temp names, or not regular files: never its to delete, however old.
+    kept = staging / "notes.tmp"
+    kept.write_bytes(b"mine")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_bytes(b"not in the lake")
+    link = staging / f"{host}-{dead_pid}-{uuid.uuid4().hex}.tmp"
+    link.symlink_to(outside)
+    for path in (kept, outside):
+        os.utime(path, (0, 0))
     to_parquet(thrive(TENANT_B, "2026-11-23T06:00:00Z", 1), tmp_path)
-    assert sorted(p.name for p in staging.iterdir()) == [live.name]
+    assert sorted(p.name for p in staging.iterdir()) == sorted([live.name, kept.name, link.name])
+    assert outside.read_bytes() == b"not in the lake"
     assert len(read_lake(tmp_path, "thrive/audiences")) == 2
 
 
@@ -621,3 +636,32 @@ def test_s3_endpoint_from_environment(
     assert len(back) == 4
     assert read_lake(root, "unless/tags").empty
     assert read_lake(f"s3://{bucket}/nothing-here", "unless/tags").empty
+
+
+def test_s3_deletes_only_what_audframe_wrote(s3_endpoint: str, bucket: str) -> None:
+    import s3fs
+
+    options = {"endpoint_url": s3_endpoint}
+    root = f"s3://{bucket}/lake"
+    to_parquet(thrive(TENANT_A, "2026-11-23T06:00:00.111Z", 3), root, storage_options=options)
+    fs = s3fs.S3FileSystem(endpoint_url=s3_endpoint, skip_instance_cache=True)
+    partition = f"{bucket}/lake/thrive/audiences/tenant_id={TENANT_A}/snapshot_date={D2}"
+    old = fs.cat_file(f"{partition}/part-0.parquet")
+    fs.pipe_file(f"{partition}/part-1.parquet", old)  # audframe's name: an older part
+    fs.pipe_file(f"{partition}/.part-0.parquet.crc", b"crc")  # hidden: every reader skips it
+    fs.pipe_file(f"{partition}/_SUCCESS", b"")
+    to_parquet(thrive(TENANT_A, "2026-11-23T07:00:00.222Z", 4), root, storage_options=options)
+    fs.invalidate_cache()
+    assert sorted(p.rsplit("/", 1)[1] for p in fs.find(partition)) == [
+        ".part-0.parquet.crc",
+        "_SUCCESS",
+        "part-0.parquet",
+    ]
+    fs.pipe_file(f"{partition}/theirs.parquet", old)  # someone else's: refused, not deleted
+    with pytest.raises(InputError, match=r"theirs\.parquet"):
+        to_parquet(thrive(TENANT_A, "2026-11-23T08:00:00.333Z", 5), root, storage_options=options)
+    fs.invalidate_cache()
+    assert fs.cat_file(f"{partition}/theirs.parquet") == old
+    snaps = list_snapshots(root, "thrive/audiences", storage_options=options)
+    ours = snaps[snaps["path"].str.endswith("/part-0.parquet")]
+    assert ours["snapshot_at"].tolist() == [pd.Timestamp("2026-11-23T07:00:00.222Z")]

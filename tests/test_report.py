@@ -207,3 +207,132 @@ def test_audit_command_report_renders_in_headless_chromium(
     _screenshot(page, png, tmp_path / "profile", height=1600)
     pixels = _pixels(png)
     assert float(pixels.std()) > 0.1
+
+
+# --------------------------------------------------------------------------------------------
+# Names are text, never markup
+
+
+NASTY = {
+    "mathtext": r"$\frac{$",
+    "dollars": "$$",
+    "backslash": "\\",
+    "underscore": "_leading underscore",
+    "sub-sup": "a_b^c",
+    "tex": r"\textbf{bold} \mathrm{x}",
+    "emoji": "🎯 targets 🧪",
+    "rtl": "جمهور الزوار",
+    "long": "very long structure name " * 12,
+    "control": "bell\x07 esc\x1b[2J new\nline\ttab",
+}
+
+
+def _nasty_thrive() -> pd.DataFrame:
+    """One structure per nasty name, each with an audience: every name is a bar."""
+    from audframe._schema import THRIVE_AUDIENCES
+
+    names = list(NASTY.values())
+    n = len(names)
+    structures = [f"{i:024x}" for i in range(n)]
+    audiences = [f"{i + n:024x}" for i in range(n)]
+    frame = THRIVE_AUDIENCES.frame(
+        {
+            "id": structures + audiences,
+            "name": names + names,
+            "reference": [f"ref-{i}" for i in range(2 * n)],
+            "api_controlled": [False] * (2 * n),
+            "category": ["structure"] * n + ["audience"] * n,
+            "type": ["manual"] * (2 * n),
+            "parent_id": [None] * n + structures,
+            "parent_name": [None] * n + names,
+            "parent_reference": [None] * n + [f"ref-{i}" for i in range(n)],
+            "structure_id": structures + structures,
+            "created_at": [None] * (2 * n),
+            "updated_at": [None] * (2 * n),
+            "extra": [None] * (2 * n),
+        }
+    )
+    frame.attrs = {"source": "thrive", "tenant_id": "eu-west-2_Nasty", "fetched_at": NOW}
+    return frame
+
+
+def _nasty_unless() -> UnlessAudiences:
+    """Websites and states named like the structures: tick labels and legend entries."""
+    from tests.test_lake import unless
+
+    load = unless(NOW, {"site-1": len(NASTY)})
+    load.audiences["website_id"] = list(NASTY.values())
+    load.audiences["state"] = list(NASTY.values())
+    return load
+
+
+def _shown(name: str, width: int) -> str:
+    """A name as a chart shows it: control characters as escapes, cut at ``width``, XML-escaped."""
+    from xml.sax.saxutils import escape
+
+    from audframe._text import printable
+
+    text = printable(name)
+    return escape(text if len(text) <= width else text[: width - 1] + "…")
+
+
+def _svgs(page: str) -> dict[str, str]:
+    found = re.findall(r"<figcaption><b>([^<]*)</b></figcaption>(<svg.*?</svg>)", page, re.S)
+    return {caption.split(" (")[0]: svg for caption, svg in found}
+
+
+def test_names_that_look_like_markup_are_drawn_as_text() -> None:
+    thrive, unless = _nasty_thrive(), _nasty_unless()
+    tables = {"thrive/audiences": thrive, **unless.tables()}
+    page = render_html(findings=audit(tables, now=NOW), counts=counts(tables))
+    svgs = _svgs(page)
+    structures = svgs["Thrive: audiences per structure"]
+    websites = svgs["Unless: audiences per website and state"]
+    for name in NASTY.values():
+        assert _shown(name, 34) in structures, name  # a tick label
+        assert _shown(name, 14) in websites, name  # a tick label
+        assert _shown(name, 24) in websites, name  # a legend entry, "_..." included
+    assert "\x1b" not in page
+    assert "\x07" not in page
+
+
+def test_the_audit_command_writes_a_report_for_nasty_names(tmp_path: Path) -> None:
+    from audframe.lake import to_parquet
+
+    lake = tmp_path / "lake"
+    to_parquet(_nasty_thrive(), lake)
+    report = tmp_path / "report.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "audframe.cli", "audit", str(lake), "--html", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    chart = _svgs(report.read_text(encoding="utf-8"))["Thrive: audiences per structure"]
+    for name in NASTY.values():
+        assert _shown(name, 34) in chart, name
+
+
+def test_two_structures_with_one_name_are_two_bars() -> None:
+    thrive = _nasty_thrive()
+    thrive["name"] = "same"
+    thrive["parent_name"] = thrive["parent_name"].where(thrive["parent_name"].isna(), "same")
+    page = render_html(findings=audit(thrive, now=NOW), counts=counts(thrive))
+    chart = _svgs(page)["Thrive: audiences per structure"]
+    assert chart.count(">same</text>") == len(NASTY)
+
+
+@pytest.mark.parametrize(
+    "where", ["a-directory", "under-a-file"], ids=["a-directory", "under-a-file"]
+)
+def test_a_report_path_that_cannot_be_written_is_refused_before_the_audit(
+    tmp_path: Path, where: str
+) -> None:
+    from audframe.audit import run_audit
+
+    (tmp_path / "file.txt").write_text("x")
+    html = tmp_path if where == "a-directory" else tmp_path / "file.txt" / "report.html"
+    with pytest.raises(InputError, match="the report file"):
+        run_audit(tmp_path / "no lake here", html=html)  # refused before the lake is read

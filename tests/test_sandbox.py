@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import importlib.util
+import io
 import json
 import math
 import os
@@ -28,6 +29,7 @@ from audframe.sandbox import (
     Sandbox,
     data_dir,
     fault_profile,
+    serve,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -180,6 +182,15 @@ def test_serve_prints_urls_and_stops_on_ctrl_c() -> None:
     assert "/rest/v1" in text
     assert f"THRIVE_TENANT_ID={SANDBOX_THRIVE['tenant_id']}" in text
     assert "UNLESS_WEBSITE_ID=" in text
+
+
+def test_a_busy_port_is_an_input_error_naming_it() -> None:
+    with Sandbox() as first:
+        second = Sandbox(port=first.port)
+        with pytest.raises(InputError, match=f"cannot listen on 127.0.0.1:{first.port}"):
+            second.start()
+        with pytest.raises(InputError, match="--port 0"):
+            serve(first.port, out=io.StringIO())
 
 
 # -- Thrive: paging --------------------------------------------------------------------------------
