@@ -31,6 +31,7 @@ class Request:
             for name, _, value in (line.partition(":") for line in lines[1:] if line)
         }
         self.body = body
+        self.stopped = threading.Event()
         self.path = urlsplit(self.target).path
         self.query = {k: v[0] for k, v in parse_qs(urlsplit(self.target).query).items()}
 
@@ -86,6 +87,7 @@ class Server:
                     buffer += data
                 head, _, buffer = buffer.partition(b"\r\n\r\n")
                 request = Request(head, b"")
+                request.stopped = self.stopped  # a handler that waits ends with the server
                 length = int(request.headers.get("content-length", "0"))
                 while len(buffer) < length:
                     buffer += conn.recv(65536)

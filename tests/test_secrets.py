@@ -19,7 +19,6 @@ import re
 import secrets as std_secrets
 import subprocess
 import sys
-import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -919,7 +918,7 @@ def _hostile(case: str) -> Callable[[Any, Any], bool]:
         elif not failing:
             conn.sendall(response(200, PAGE))
         elif case.endswith("timeout"):
-            time.sleep(3)
+            request.stopped.wait(3)
             return False
         elif case.endswith("bad-token"):
             conn.sendall(response(200, {"access_token": "tok\r\nX-Injected: 1"}))
@@ -950,7 +949,7 @@ def test_no_frame_of_a_failed_load_holds_a_revealed_secret(serve, loader, case):
     url = server.url
     if case == "refused":
         server.close()  # nothing listens there any more
-    options: dict[str, Any] = {"progress": False, "max_retries": 1, "timeout": 1}
+    options: dict[str, Any] = {"progress": False, "max_retries": 1, "timeout": 0.5}
     if case.endswith("too-big"):
         options["max_body_bytes"] = 4096
     with pytest.raises(af.AudframeError) as info:

@@ -74,8 +74,7 @@ def drip_body(conn: socket.socket, request: Request) -> bool:
     conn.sendall(
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
     )
-    for _ in range(1000):
-        time.sleep(0.3)
+    while not request.stopped.wait(0.3):
         conn.sendall(b" ")
     return False
 
@@ -83,7 +82,8 @@ def drip_body(conn: socket.socket, request: Request) -> bool:
 def drip_headers(conn: socket.socket, request: Request) -> bool:
     conn.sendall(b"HTTP/1.1 200 OK\r\n")
     for i in range(1000):
-        time.sleep(0.3)
+        if request.stopped.wait(0.3):
+            break
         conn.sendall(f"X-Drip-{i}: v\r\n".encode())
     return False
 
@@ -91,9 +91,8 @@ def drip_headers(conn: socket.socket, request: Request) -> bool:
 def endless_chunks(conn: socket.socket, request: Request) -> bool:
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
     conn.sendall(b"Transfer-Encoding: chunked\r\n\r\n")
-    while True:
+    while not request.stopped.wait(0.01):
         conn.sendall(b"400\r\n" + b" " * 1024 + b"\r\n")
-        time.sleep(0.01)
 
 
 HANGS = {"dripped-body": drip_body, "dripped-headers": drip_headers, "endless-body": endless_chunks}
@@ -104,13 +103,14 @@ HANGS = {"dripped-body": drip_body, "dripped-headers": drip_headers, "endless-bo
 def test_a_hanging_response_ends_at_the_deadline_and_is_retried(serve, source, hang):
     server = serve(HANGS[hang])
     started = time.perf_counter()
-    error = ends_within(15, lambda: load(source, server.url, timeout=1, max_retries=1))
+    # Drips every 0.3 s: never 0.5 s without a byte, so requests' per-read timeout never fires.
+    error = ends_within(15, lambda: load(source, server.url, timeout=0.5, max_retries=1))
     elapsed = time.perf_counter() - started
     assert isinstance(error, ApiError), error
-    assert "timeout (no whole answer within 1 s)" in str(error)
+    assert "timeout (no whole answer within 0.5 s)" in str(error)
     assert "gave up after 2 tries" in str(error)
     assert len(server.requests) == 2  # retried like any timeout
-    assert elapsed < 8  # two tries of about 1 s each, whatever the server does
+    assert elapsed < 6  # two tries of about 0.5 s each, whatever the server does
 
 
 def test_keep_alive_still_reuses_one_connection(serve):
