@@ -1,4 +1,9 @@
-"""Auth objects for the HTTP client: Basic, OAuth2 client credentials, fixed headers."""
+"""Auth objects for the HTTP client: Basic, OAuth2 client credentials, fixed headers.
+
+Each hands the client its headers as :class:`Secret` values, never as text: the client reveals
+them only in the one frame that sends (see ``HttpClient._attempt``), so no frame an error's
+traceback keeps holds a credential.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._json import loads
-from ._secrets import Secret
+from ._secrets import Secret, header_problem
 from .errors import AuthError
 
 if TYPE_CHECKING:
     from ._http import HttpClient
+
+Headers = Mapping[str, "str | Secret"]
 
 
 class BasicAuth:
@@ -26,10 +33,10 @@ class BasicAuth:
         self.secrets: tuple[Secret, ...] = (password, self._header, token)
         self.hint = hint
 
-    def headers(self, client: HttpClient) -> dict[str, str]:
-        return {"Authorization": self._header.reveal()}
+    def headers(self, client: HttpClient) -> Headers:
+        return {"Authorization": self._header}
 
-    def refresh(self, client: HttpClient, used: Mapping[str, str]) -> bool:
+    def refresh(self, client: HttpClient, used: Headers) -> bool:
         return False
 
     def __repr__(self) -> str:
@@ -72,55 +79,64 @@ class OAuth2ClientCredentials:
         self.hint = hint
         self.credentials_in_body = credentials_in_body
         self.leeway = leeway
-        self._token: Secret | None = None
+        self._bearer: Secret | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
         self.tokens_fetched = 0
         # What the token request carries (the secret, or it in HTTP Basic), then the token.
-        self._client_secrets = (client_secret, _basic_token(client_id, client_secret))
+        basic = _basic_token(client_id, client_secret)
+        self._basic_header = Secret(f"Basic {basic.reveal()}")
+        self._client_secrets = (client_secret, basic)
         self.secrets: tuple[Secret, ...] = self._client_secrets
 
     def __repr__(self) -> str:
         return f"OAuth2ClientCredentials({self.token_url!r}, client_id=..., scope={self.scope!r})"
 
-    def headers(self, client: HttpClient) -> dict[str, str]:
+    def headers(self, client: HttpClient) -> Headers:
         with self._lock:
-            if self._token is None or time.monotonic() >= self._expires_at:
+            if self._bearer is None or time.monotonic() >= self._expires_at:
                 self._fetch(client)
-            assert self._token is not None
-            return {"Authorization": f"Bearer {self._token.reveal()}"}
+            assert self._bearer is not None
+            return {"Authorization": self._bearer}
 
-    def refresh(self, client: HttpClient, used: Mapping[str, str]) -> bool:
+    def refresh(self, client: HttpClient, used: Headers) -> bool:
         with self._lock:
-            current = f"Bearer {self._token.reveal()}" if self._token else None
-            if used.get("Authorization") == current:
+            if self._bearer is not None and used.get("Authorization") == self._bearer:
                 # Nobody renewed it since this request went out: renew it now.
                 self._fetch(client)
         return True
 
     def _fetch(self, client: HttpClient) -> None:
-        form = {"grant_type": "client_credentials", "scope": self.scope}
-        basic = None
+        form: dict[str, str | Secret] = {"grant_type": "client_credentials", "scope": self.scope}
+        headers: dict[str, str | Secret] = {"Content-Type": "application/x-www-form-urlencoded"}
         if self.credentials_in_body:
-            form |= {"client_id": self.client_id, "client_secret": self._client_secret.reveal()}
+            form |= {"client_id": self.client_id, "client_secret": self._client_secret}
         else:
-            basic = (self.client_id, self._client_secret.reveal())
-        answer = client.request(
+            headers["Authorization"] = self._basic_header
+        token, lifetime = client.request(
             "POST",
             self.token_url,
             data=form,
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-            basic=basic,
+            headers=headers,
             auth=False,
-            parse=lambda body: _parse_token(body, self.token_url),
+            parse=_parse_token,
+            label="the OAuth2 token",
             hint=(
                 f"the token endpoint refused the client credentials: {self.hint}; "
                 "if the client id and secret are right, try credentials_in_body=True"
             ),
         )
-        token, lifetime = answer
-        self._token = Secret(token)
-        self.secrets = (*self._client_secrets, self._token)
+        problem = _token_problem(token)
+        if problem is not None or token is None:
+            # Not a retryable glitch: the endpoint answered 2xx with nothing usable.
+            raise AuthError(
+                f"the token endpoint answered {problem}",
+                endpoint=f"POST {self.token_url}",
+                status=200,
+                hint="check token_url: it should be the OAuth2 token endpoint for your tenant",
+            )
+        self._bearer = Secret(f"Bearer {token.reveal()}")
+        self.secrets = (*self._client_secrets, token)
         self._expires_at = time.monotonic() + max(0.0, lifetime - min(self.leeway, lifetime / 2))
         self.tokens_fetched += 1
 
@@ -130,20 +146,28 @@ def _basic_token(username: str, password: Secret) -> Secret:
     return Secret(base64.b64encode(f"{username}:{password.reveal()}".encode()).decode())
 
 
-def _parse_token(body: bytes, token_url: str) -> tuple[str, float]:
+def _parse_token(body: bytes) -> tuple[Secret | None, float]:
+    """The access token (None when the body has none) and its lifetime in seconds."""
     data: Any = loads(body)
-    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
-        # Not a retryable glitch: the endpoint answered 2xx without a token.
-        raise AuthError(
-            "the token endpoint answered without an access_token",
-            endpoint=f"POST {token_url}",
-            status=200,
-            hint="check token_url: it should be the OAuth2 token endpoint for your tenant",
-        )
+    if not isinstance(data, dict):
+        return None, 0.0
+    token = data.get("access_token")
     expires_in = data.get("expires_in", 3600)
     if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or expires_in <= 0:
         expires_in = 3600
-    return data["access_token"], float(expires_in)
+    return (Secret(token) if isinstance(token, str) else None), float(expires_in)
+
+
+def _token_problem(token: Secret | None) -> str | None:
+    """Why a token cannot be used (a phrase after "answered"), or None."""
+    if token is None:
+        return "without an access_token"
+    if not token:
+        return "with an empty access_token"
+    problem = header_problem(token.reveal())
+    if problem is None:
+        return None
+    return f"with an access_token that holds {problem}, which an HTTP header cannot carry"
 
 
 class HeaderAuth:
@@ -156,10 +180,10 @@ class HeaderAuth:
         )
         self.hint = hint
 
-    def headers(self, client: HttpClient) -> dict[str, str]:
-        return {k: v.reveal() if isinstance(v, Secret) else v for k, v in self._headers.items()}
+    def headers(self, client: HttpClient) -> Headers:
+        return self._headers
 
-    def refresh(self, client: HttpClient, used: Mapping[str, str]) -> bool:
+    def refresh(self, client: HttpClient, used: Headers) -> bool:
         return False
 
     def __repr__(self) -> str:

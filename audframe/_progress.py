@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -48,3 +48,36 @@ def progress_bar(total: int, desc: str, enabled: bool | None) -> Iterator[Progre
         yield _Locked()
     finally:
         bar.close()
+
+
+@contextmanager
+def status_line(desc: str, enabled: bool | None) -> Iterator[Callable[[str], None]]:
+    """A line that says what a load is waiting for, shown only while it waits.
+
+    The HTTP client calls the function it yields with ``"page 3: HTTP 503, retry 2 in 4.1 s"``
+    or ``"waiting 12 s for page 7"``, and with ``""`` once the request is through; the line
+    reads ``desc: text`` under the progress bar, so minutes of retries never look like a
+    freeze. Thread-safe; does nothing when progress is off.
+    """
+    if not wants_progress(enabled):
+        yield lambda text: None
+        return
+    from tqdm.auto import tqdm
+
+    lock = threading.Lock()
+    line: list[Any] = []  # the tqdm line while one is shown
+
+    def show(text: str) -> None:
+        with lock:
+            if not text:
+                while line:
+                    line.pop().close()
+                return
+            if not line:
+                line.append(tqdm(bar_format="{desc}", leave=False, dynamic_ncols=True))
+            line[0].set_description_str(f"{desc}: {text}")
+
+    try:
+        yield show
+    finally:
+        show("")

@@ -1,13 +1,18 @@
-"""Secrets that mask themselves in every repr, log line, error and pickle."""
+"""Secrets that mask themselves in every repr, log line, error and pickle; credentials checked
+before they go anywhere near a header."""
 
 from __future__ import annotations
 
 import os
 from typing import Any, NoReturn
 
+from ._text import MASK
 from .errors import InputError
 
-MASK = "********"
+#: No real Thrive API secret, OAuth2 client secret or Unless API key is shorter. A shorter one
+#: is a mistake (an unexpanded variable, a placeholder), and text that short could not be
+#: masked in a vendor's message without masking ordinary words.
+MIN_SECRET_LENGTH = 8
 
 
 class Secret:
@@ -49,8 +54,22 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
-def resolve(value: Any, env: str, *, what: str, secret: bool = False) -> str:
-    """The value given, else the environment variable ``env``; a clear error when neither is set."""
+def masked(value: Any) -> Any:
+    """A credential given as ``str`` as a :class:`Secret`; anything else as it is.
+
+    A loader rebinds its secret arguments with this first, so no frame below it (kept by an
+    error tracker that records locals) holds one as plain text.
+    """
+    return Secret(value) if isinstance(value, str) else value
+
+
+def resolve(value: Any, env: str, *, what: str, secret: bool = False, user: bool = False) -> str:
+    """The value given, else the environment variable ``env``, checked to fit in a header.
+
+    Raises :class:`InputError` naming ``what`` and ``env``, never the value, when neither is
+    set or the value cannot be sent (see :func:`credential_problem`). ``secret`` also refuses
+    values under :data:`MIN_SECRET_LENGTH`; ``user`` marks an HTTP Basic user name.
+    """
     if isinstance(value, Secret):
         value = value.reveal()
     if value is None:
@@ -60,13 +79,44 @@ def resolve(value: Any, env: str, *, what: str, secret: bool = False) -> str:
     if not isinstance(value, str):
         kind = "a secret" if secret else type(value).__name__
         raise InputError(f"{what} must be a string, got {kind}")
-    return value.strip()
-
-
-def redact(text: str, secrets: list[Secret] | tuple[Secret, ...]) -> str:
-    """``text`` with every secret's value masked (vendors sometimes echo what they were sent)."""
-    for secret in secrets:
-        value = secret.reveal()
-        if len(value) >= 4 and value in text:
-            text = text.replace(value, MASK)
+    text: str = value.strip()
+    problem = credential_problem(text, secret=secret, user=user)
+    if problem is not None:
+        del value, text  # the error's traceback keeps this frame
+        raise InputError(f"the {what} ({env}) {problem}")
     return text
+
+
+def credential_problem(value: str, *, secret: bool = False, user: bool = False) -> str | None:
+    """Why ``value`` cannot be sent as a credential (a phrase after its name), or None.
+
+    Checked before the first request, so a credential that would break a header (requests
+    refuses it and quotes it whole in the error) fails as a bad setting, exit 2.
+    """
+    problem = header_problem(value)
+    if problem is not None:
+        return (
+            f"holds {problem}, which an HTTP header cannot carry: a credential is one line of "
+            "plain text; check how it was set (the value is not shown)"
+        )
+    if user and ":" in value:
+        return "holds a ':', which HTTP Basic cannot carry in a user name"
+    if secret and len(value) < MIN_SECRET_LENGTH:
+        return (
+            f"is shorter than {MIN_SECRET_LENGTH} characters; no real one is, so it is refused "
+            "before any request: check how it was set"
+        )
+    return None
+
+
+def header_problem(value: str) -> str | None:
+    """What in ``value`` keeps it out of an HTTP header, or None when it fits."""
+    if "\r" in value or "\n" in value:
+        return "a line break (CR/LF)"
+    if "\0" in value:
+        return "a NUL character"
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
+        return "a control character"
+    if any(ord(c) > 0xFF for c in value):
+        return "a character outside Latin-1"
+    return None

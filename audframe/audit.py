@@ -49,6 +49,7 @@ from ._inputs import (
 )
 from ._paths import check_target
 from ._schema import TABLES
+from ._text import printable
 from .errors import InputError
 from .lake import MixedSnapshot, find_mixed
 
@@ -333,7 +334,8 @@ def _table_text(frame: pd.DataFrame, *, width: int = 90) -> str:
         return "(none)"
     shown = pd.DataFrame(index=frame.index)
     for column in frame.columns:
-        text = frame[column].astype(STRING)
+        # Names, keys and details are text from a server: shown, never obeyed by the terminal.
+        text = frame[column].astype(STRING).map(printable, na_action="ignore").astype(STRING)
         long = mask(text.str.len() > width)
         text = text.where(~long, text.str.slice(0, width - 1) + "…")
         # object dtype: to_string's na_rep does not reach pandas' string NA.

@@ -135,6 +135,7 @@ def _thrive(args: argparse.Namespace) -> int:
         max_workers=args.max_workers,
         timeout=args.timeout,
         max_retries=args.max_retries,
+        max_body_bytes=args.max_body_bytes,
         progress=args.progress,
         strict=args.strict,
         extra_columns=dict(args.extra_column or ()),
@@ -157,6 +158,7 @@ def _unless(args: argparse.Namespace) -> int:
         max_workers=args.max_workers,
         timeout=args.timeout,
         max_retries=args.max_retries,
+        max_body_bytes=args.max_body_bytes,
         progress=args.progress,
         extra_columns=dict(args.extra_column or ()),
     )
@@ -376,13 +378,23 @@ def _http_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-workers", type=_positive_int, default=4, help="requests at once (default: 4)"
     )
     parser.add_argument(
-        "--timeout", type=_positive_float, default=30.0, help="seconds per request (default: 30)"
+        "--timeout",
+        type=_positive_float,
+        default=30.0,
+        help="seconds each try has for the whole response, headers and body (default: 30)",
     )
     parser.add_argument(
         "--max-retries",
         type=_non_negative_int,
         default=5,
         help="retries for 429, 5xx and connection errors (default: 5)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=_positive_int,
+        default=2**30,
+        metavar="N",
+        help="the most a response body may hold once decompressed (default: 1 GiB)",
     )
     parser.add_argument(
         "--progress",

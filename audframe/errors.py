@@ -13,9 +13,12 @@ Every message says what was expected, what arrived and what to do; none ever con
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
+
+from ._text import Revealing, printable, shorten
 
 __all__ = [
     "ApiError",
@@ -77,7 +80,9 @@ class ApiError(AudframeError):
             text += f"; the API said: {self.vendor_message}"
         if self.hint:
             text += f". {self.hint}"
-        return text
+        # The vendor's message, a Location in the endpoint, a key in `what`: server text, shown
+        # as data wherever the message is printed or logged.
+        return printable(text)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Exceptions pickle by their args; keep the keyword fields too (for multiprocessing).
@@ -112,29 +117,33 @@ class PaginationError(ApiError):
     """The pages contradict what the server said about them, or never end."""
 
 
-def vendor_message(body: bytes | str | None, *, limit: int = 300) -> str | None:
-    """The vendor's message from an error body, as short text.
+def vendor_message(
+    body: bytes | str | None, secrets: Iterable[Revealing] = (), *, limit: int = 300
+) -> str | None:
+    """The vendor's message from an error body, as short text with every secret masked.
 
     Thrive sends ``{"status": 400, "error": "Bad Request", "message": ...}`` where ``message``
     is a string or an object; Unless's error body is not published. Anything else becomes its
     first ``limit`` characters of text, so a proxy's HTML page still says something.
+
+    Every form of every secret is masked before the text is clipped (:func:`shorten`), so no
+    part of one the vendor echoed is left at the cut.
     """
+    text = _message_text(body)
+    return shorten(text, secrets, limit) if text else None
+
+
+def _message_text(body: bytes | str | None) -> str | None:
     if not body:
         return None
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        text = " ".join(text.split())
-        return _clip(text, limit) or None
+        return " ".join(text.split())
     if isinstance(parsed, dict):
         for key in ("message", "error_description", "error", "detail", "errors"):
             value = parsed.get(key)
             if value not in (None, "", [], {}):
-                text = value if isinstance(value, str) else orjson.dumps(value).decode()
-                return _clip(text, limit)
-    return _clip(orjson.dumps(parsed).decode(), limit)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+                return value if isinstance(value, str) else orjson.dumps(value).decode()
+    return orjson.dumps(parsed).decode()

@@ -26,11 +26,11 @@ import requests
 from . import _json
 from ._auth import BasicAuth, OAuth2ClientCredentials
 from ._extra import ExtraColumns, compile_extra_columns
-from ._http import HttpClient, check_url
+from ._http import MAX_BODY_BYTES, HttpClient, check_url
 from ._ids import partition_id
-from ._progress import progress_bar
+from ._progress import progress_bar, status_line
 from ._schema import THRIVE_AUDIENCES
-from ._secrets import Secret, resolve
+from ._secrets import Secret, credential_problem, masked, resolve
 from ._timestamps import parse_iso, utc_now_iso
 from .errors import InputError, PaginationError
 
@@ -156,6 +156,7 @@ def load_thrive_audiences(
     max_workers: int = 4,
     timeout: float = 30.0,
     max_retries: int = 5,
+    max_body_bytes: int = MAX_BODY_BYTES,
     progress: bool | None = None,
     session: requests.Session | None = None,
     extra_columns: Mapping[str, str] | None = None,
@@ -193,9 +194,11 @@ def load_thrive_audiences(
         api_controlled: only API-controlled (True) or only UI-made (False); None for all.
         per_page: rows asked per page, 1 to 1000.
         max_workers: pages fetched at once after the first.
-        timeout: seconds per request.
-        max_retries: retries for 429, 5xx, connection errors and bodies cut short.
-        progress: a progress bar; None shows one in a terminal or notebook.
+        timeout: seconds each try of a request has for the whole response, headers and body.
+        max_retries: retries for 429, 5xx, connection errors, timeouts and bodies cut short.
+        max_body_bytes: the most one page may hold once decompressed (default 1 GiB).
+        progress: a progress bar; None shows one in a terminal or notebook. A request that
+            waits or retries says so on a line under it.
         session: a ``requests.Session`` to use.
         extra_columns: more columns, ``{"name": "$.json.path"}`` on each raw record.
         strict: raise :class:`PaginationError` instead of warning when the rows read differ
@@ -212,6 +215,8 @@ def load_thrive_audiences(
         ApiError: any other error status, or the API stayed unreachable after retries.
         PaginationError: the pages never end, or (``strict``) the count is off.
     """
+    # Secrets as Secret objects from here on: no frame below holds one as text.
+    api_secret, client_secret = masked(api_secret), masked(client_secret)
     if api_controlled is not None and not isinstance(api_controlled, bool):
         raise InputError(f"api_controlled must be True, False or None, got {api_controlled!r}")
     if isinstance(per_page, bool) or not isinstance(per_page, int):
@@ -221,7 +226,7 @@ def load_thrive_audiences(
     extra = compile_extra_columns(extra_columns, reserved=THRIVE_AUDIENCES.names)
     # Checked as the lake checks it, before any request: a bad id is not the API key's fault.
     tenant = partition_id(
-        resolve(tenant_id, "THRIVE_TENANT_ID", what="Thrive tenant id"), "tenant_id"
+        resolve(tenant_id, "THRIVE_TENANT_ID", what="Thrive tenant id", user=True), "tenant_id"
     )
     base = _base_url(region, base_url)
     auth = _auth(
@@ -234,15 +239,20 @@ def load_thrive_audiences(
         credentials_in_body=credentials_in_body,
     )
     fetched_at = utc_now_iso()
-    with HttpClient(
-        base,
-        source="thrive",
-        auth=auth,
-        max_workers=max_workers,
-        timeout=timeout,
-        max_retries=max_retries,
-        session=session,
-    ) as client:
+    with (
+        status_line("Thrive audiences", progress) as status,
+        HttpClient(
+            base,
+            source="thrive",
+            auth=auth,
+            max_workers=max_workers,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_body_bytes=max_body_bytes,
+            session=session,
+            status=status,
+        ) as client,
+    ):
         pages = _fetch_pages(client, per_page, api_controlled, extra is not None, progress)
 
     df = _frame(pages, extra)
@@ -278,7 +288,12 @@ def _fetch_pages(
 
     def fetch(number: int) -> _Page:
         params = {"page": number, "perPage": per_page, "apiControlled": api_controlled}
-        return client.get(PATH, params, parse=lambda body: _parse_page(body, keep_raw=keep_raw))
+        return client.get(
+            PATH,
+            params,
+            parse=lambda body: _parse_page(body, keep_raw=keep_raw),
+            label=f"page {number}",
+        )
 
     first = fetch(1)
     total_pages = _total_pages(first, client.base_url)
@@ -704,7 +719,9 @@ def _auth(
             resolve(api_secret, "THRIVE_API_SECRET", what="Thrive API secret", secret=True)
         )
         return BasicAuth(tenant, secret, hint=_AUTH_HINT)
-    cid = resolve(client_id, "THRIVE_CLIENT_ID", what="Thrive OAuth2 client id")
+    cid = resolve(
+        client_id, "THRIVE_CLIENT_ID", what="Thrive OAuth2 client id", user=not credentials_in_body
+    )
     csecret = Secret(
         resolve(
             client_secret, "THRIVE_CLIENT_SECRET", what="Thrive OAuth2 client secret", secret=True
@@ -712,6 +729,9 @@ def _auth(
     )
     if not isinstance(scope, str) or not scope.strip():
         raise InputError(f"scope must be OAuth2 scopes like 'api/read', got {scope!r}")
+    problem = credential_problem(scope)
+    if problem is not None:
+        raise InputError(f"the OAuth2 scope (scope=) {problem}")
     return OAuth2ClientCredentials(
         token_url,
         cid,

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from ._json import describe, dumps
 from ._rules import ConditionColumns
 from ._schema import UNLESS_AUDIENCES, UNLESS_CONDITIONS, UNLESS_TAGS, UNLESS_VARIANTS
-from ._secrets import Secret, resolve
+from ._secrets import Secret, credential_problem, masked, resolve
 from ._timestamps import _MS_BOUND, from_unix_ms, utc_now_iso
 from .errors import InputError
 
@@ -703,6 +703,7 @@ def load_unless_audiences(
     max_workers: int = 4,
     timeout: float = 30.0,
     max_retries: int = 5,
+    max_body_bytes: int = 2**30,  # _http.MAX_BODY_BYTES (imported only when loading)
     progress: bool | None = None,
     session: requests.Session | None = None,
     extra_columns: Mapping[str, str] | None = None,
@@ -736,9 +737,11 @@ def load_unless_audiences(
         rule_id: fetch this one audience (``ruleId=``) from each website instead of the list.
         base_url: the API root.
         max_workers: requests in flight at once.
-        timeout: seconds per request.
-        max_retries: retries for 429, 5xx, connection errors and malformed bodies.
-        progress: a progress bar; None = on in a terminal or notebook.
+        timeout: seconds each try of a request has for the whole response, headers and body.
+        max_retries: retries for 429, 5xx, connection errors, timeouts and malformed bodies.
+        max_body_bytes: the most one response may hold once decompressed (default 1 GiB).
+        progress: a progress bar; None = on in a terminal or notebook. A request that waits
+            or retries says so on a line under it.
         session: a ``requests.Session`` to use.
         extra_columns: ``{"column": "$.json.path"}``, evaluated on each raw record.
 
@@ -756,8 +759,10 @@ def load_unless_audiences(
     from ._extra import compile_extra_columns
     from ._http import HttpClient
     from ._ids import partition_id
-    from ._progress import progress_bar
+    from ._progress import progress_bar, status_line
 
+    # Secrets as Secret objects from here on: no frame below holds one as text.
+    api_key, user_email = masked(api_key), masked(user_email)
     wanted = _states(states)
     if rule_id is not None and (not isinstance(rule_id, str) or not rule_id.strip()):
         raise InputError(f"rule_id must be an audience id (a non-empty string), got {rule_id!r}")
@@ -781,6 +786,7 @@ def load_unless_audiences(
         for state in (wanted if rule_id is None else wanted[:1])
     ]
     with (
+        status_line("Unless audiences", progress) as status,
         HttpClient(
             base_url,
             source="unless",
@@ -788,7 +794,9 @@ def load_unless_audiences(
             max_workers=max_workers,
             timeout=timeout,
             max_retries=max_retries,
+            max_body_bytes=max_body_bytes,
             session=session,
+            status=status,
         ) as client,
         progress_bar(len(calls), "Unless audiences", progress) as bar,
     ):
@@ -852,6 +860,10 @@ def _website_ids(value: str | Sequence[str] | None) -> list[str]:
         if not isinstance(item, str):
             raise InputError(f"website_id must be a string or a list of strings, got {item!r}")
         ids += [part.strip() for part in item.split(",") if part.strip()]
+    for website in ids:
+        problem = credential_problem(website)
+        if problem is not None:
+            raise InputError(f"an Unless website id ({env} / website_id=) {problem}")
     if not ids:
         raise InputError(
             f"no Unless website id: pass website_id (one id or a list), or set the environment "

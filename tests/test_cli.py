@@ -155,7 +155,7 @@ def test_refused_credentials_exit_3(tmp_path, sandbox, monkeypatch, capsys):
 
 def test_unreachable_api_exits_3(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("THRIVE_TENANT_ID", "eu-west-2_x")
-    monkeypatch.setenv("THRIVE_API_SECRET", "x")
+    monkeypatch.setenv("THRIVE_API_SECRET", "x-secret-1")
     with Sandbox() as sb:
         url = sb.thrive_base_url  # closed when the block ends: nothing listens there any more
     argv = ["thrive", "--out", str(tmp_path), "--base-url", url, "--max-retries", "1"]

@@ -95,7 +95,7 @@ def test_thrive_dead_server_is_a_clear_error():
     with Sandbox() as sb:
         url = sb.thrive_base_url
     with pytest.raises(ApiError) as info:
-        af.load_thrive_audiences("eu-west-2_x", "secret", base_url=url, max_retries=1)
+        af.load_thrive_audiences("eu-west-2_x", "secret-value", base_url=url, max_retries=1)
     text = str(info.value)
     assert "no response" in text
     assert "connection error" in text

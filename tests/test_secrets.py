@@ -11,25 +11,35 @@ there byte for byte.
 from __future__ import annotations
 
 import base64
+import io
+import json
 import logging
 import os
+import re
 import secrets as std_secrets
 import subprocess
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pandas as pd
 import pytest
 
 import audframe as af
 from audframe import _http
+from audframe import _secrets as af_secrets
+from audframe.audit import run_audit
 from audframe.cli import main as cli_main
 from audframe.sandbox import SANDBOX_THRIVE, SANDBOX_UNLESS, Sandbox
 from audframe.unless import load_unless_audiences
+
+from ._servers import answer, response, serve
+
+__all__ = ["serve"]  # the fixture, for the hostile servers below
 
 THRIVE_API = "https://public.api.learn.link/rest/v1"
 THRIVE_TOKEN = "https://public.api.learn.link/oauth2/token/eu-west-2_AbcdEfghI"
@@ -254,19 +264,26 @@ def test_thrive_vendor_echoing_the_basic_credentials_is_redacted(requests_mock):
 
 
 @pytest.mark.parametrize("in_body", [False, True], ids=["basic", "in-body"])
-def test_thrive_token_endpoint_echoing_the_client_credentials_is_redacted(requests_mock, in_body):
-    token = _b64(CLIENT_ID, CLIENT_SECRET)
-    echo = f"invalid_client: Basic {token} / {token} / client_secret={CLIENT_SECRET}"
+@pytest.mark.parametrize(
+    "secret", [CLIENT_SECRET, "client/SECRET+with&specials"], ids=["plain", "specials"]
+)
+def test_thrive_token_endpoint_echoing_the_client_credentials_is_redacted(
+    requests_mock, in_body, secret
+):
+    # The form as it was sent: the secret URL-encoded, which a vendor may quote back whole.
+    token = _b64(CLIENT_ID, secret)
+    form = f"client_id={CLIENT_ID}&client_secret={quote_plus(secret)}"
+    echo = f"invalid_client: Basic {token} / {token} / client_secret={secret} / body {form}"
     requests_mock.post(THRIVE_TOKEN, status_code=401, json={"error": echo})
     with pytest.raises(af.AuthError) as info:
         af.load_thrive_audiences(
             TENANT,
             client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
+            client_secret=secret,
             credentials_in_body=in_body,
             progress=False,
         )
-    leaks = Leaks({"client secret": CLIENT_SECRET, "base64": token})
+    leaks = Leaks({"client secret": secret, "base64": token, "form": quote_plus(secret)})
     leaks.error("error", info.value)
     assert "invalid_client" in info.value.vendor_message
     leaks.check()
@@ -544,11 +561,14 @@ def test_unless_redirect_to_another_host_carries_no_credentials(requests_mock, s
 
 
 def test_redirect_to_plain_http_off_loopback_is_refused(requests_mock):
+    # The server's doing, not the user's: an ApiError (exit 3), not an InputError (issue 11.19).
     requests_mock.get(
         f"{THRIVE_API}/audiences", status_code=302, headers={"Location": "http://cdn.example.net/a"}
     )
-    with pytest.raises(af.InputError, match="plain http://"):
+    with pytest.raises(af.ApiError, match="plain http://") as info:
         af.load_thrive_audiences(TENANT, SECRET, progress=False)
+    assert not isinstance(info.value, af.InputError)
+    assert "http://cdn.example.net/a" in str(info.value)
     assert len(requests_mock.request_history) == 1
 
 
@@ -611,3 +631,426 @@ def test_cli_refuses_plain_http_off_loopback(tmp_path, monkeypatch, capsys, requ
     leaks = Leaks({"secret": SECRET, "api key": API_KEY})
     leaks.text("stderr", err)
     leaks.check()
+
+
+# ---- issue 12.1: redact first, then clip ------------------------------------------------------
+
+LONG_KEY = "Kq7Zw9Pv2Lx8Rt5Ny3Hb6Jm4Fd1Gs0Ac7Ee2Ui9Oo"  # 42 characters, none of them in a URL here
+
+
+def _pieces_shown(secret: str, text: str) -> list[str]:
+    """Every start or end of ``secret`` (4 characters or more) that ``text`` shows."""
+    pieces = [secret[:n] for n in range(4, len(secret) + 1)]
+    pieces += [secret[-n:] for n in range(4, len(secret) + 1)]
+    return [piece for piece in pieces if piece in text]
+
+
+# The key starts at offset + 4; each offset puts it across the 300-character clip.
+@pytest.mark.parametrize("offset", [254, 262, 270, 280, 291])
+def test_a_secret_echoed_across_the_clip_leaves_no_part_of_itself(requests_mock, offset):
+    body = {"message": "x" * offset + f"key {LONG_KEY} refused"}
+    requests_mock.get(UNLESS_API, status_code=401, json=body)
+    with pytest.raises(af.AuthError) as info:
+        load_unless_audiences(LONG_KEY, "me@example.com", "acc", "w1", progress=False)
+    assert info.value.vendor_message.startswith("xxxx")
+    assert _pieces_shown(LONG_KEY, str(info.value)) == []
+    assert _pieces_shown(LONG_KEY, info.value.vendor_message) == []
+
+
+# ---- issue 12.2: every form a secret takes in text; none too short to mask --------------------
+
+TRICKY_KEY = 'k"ey\\with/ sp&ce+=%25-x'  # JSON, URL and Base64 each write it differently
+TRICKY_FORMS = {
+    "json-escaped": json.dumps(TRICKY_KEY)[1:-1],
+    "json-escaped-slash": json.dumps(TRICKY_KEY)[1:-1].replace("/", "\\/"),
+    "url-quoted": quote(TRICKY_KEY, safe=""),
+    "url-quoted-path": quote(TRICKY_KEY),
+    "url-plus": quote_plus(TRICKY_KEY),
+    "base64": base64.b64encode(TRICKY_KEY.encode()).decode(),
+    "base64-unpadded": base64.b64encode(TRICKY_KEY.encode()).decode().rstrip("="),
+}
+ECHOES = {
+    # The echoed request as a JSON object: the key comes back JSON-escaped.
+    "json-object": lambda: {"message": {"headers": {"x-api-key": TRICKY_KEY}}},
+    "json-text-body": lambda: f'<pre>{{"x-api-key": "{TRICKY_FORMS["json-escaped-slash"]}"}}</pre>',
+    "query-echo": lambda: {"message": f"bad url /aud?key={TRICKY_FORMS['url-quoted']}&x=1"},
+    "form-echo": lambda: {"message": f"bad form key={TRICKY_FORMS['url-plus']}"},
+    "path-echo": lambda: {"message": f"no route /keys/{TRICKY_FORMS['url-quoted-path']}"},
+    "base64-echo": lambda: {"message": f"token {TRICKY_FORMS['base64']} unknown"},
+}
+
+
+@pytest.mark.parametrize("echo", list(ECHOES))
+def test_every_textual_form_of_a_secret_is_redacted(requests_mock, echo):
+    body = ECHOES[echo]()
+    if isinstance(body, str):
+        requests_mock.get(UNLESS_API, status_code=401, text=body)
+    else:
+        requests_mock.get(UNLESS_API, status_code=401, json=body)
+    with pytest.raises(af.AuthError) as info:
+        load_unless_audiences(TRICKY_KEY, "me@example.com", "acc", "w1", progress=False)
+    text = str(info.value)
+    assert "********" in text
+    leaked = [name for name, form in TRICKY_FORMS.items() if form in text]
+    assert leaked == [], f"shown: {leaked} in {text}"
+
+
+def test_the_user_email_is_masked_even_when_short(requests_mock):
+    requests_mock.get(UNLESS_API, status_code=403, json={"message": "user me@x.io may not read"})
+    with pytest.raises(af.AuthError) as info:
+        load_unless_audiences(API_KEY, "me@x.io", "acc", "w1", progress=False)
+    assert "me@x.io" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"api_secret": "short-7"}, "THRIVE_API_SECRET"),
+        ({"client_id": CLIENT_ID, "client_secret": "sh0rt"}, "THRIVE_CLIENT_SECRET"),
+        ({"api_key": "abc"}, "UNLESS_API_KEY"),
+    ],
+    ids=["api-secret", "client-secret", "api-key"],
+)
+def test_a_secret_under_8_characters_is_refused_before_any_request(requests_mock, kwargs, name):
+    if "api_key" in kwargs:
+        kwargs = {**kwargs, "user_email": "me@x.io", "account_id": "a", "website_id": "w"}
+        loader = load_unless_audiences
+    else:
+        kwargs = {**kwargs, "tenant_id": TENANT}
+        loader = af.load_thrive_audiences
+    with pytest.raises(af.InputError) as info:
+        loader(**kwargs, progress=False)
+    text = str(info.value)
+    assert name in text
+    assert "shorter than 8 characters" in text
+    assert next(v for k, v in kwargs.items() if k != "client_id") not in text
+    assert requests_mock.request_history == []
+
+
+# ---- issue 12.3: a credential that cannot be a header ------------------------------------------
+
+BAD_CHARACTERS = {
+    "cr-lf": ("\r\nX-Injected: yes", "a line break (CR/LF)"),
+    "lf": ("\nX-Injected: yes", "a line break (CR/LF)"),
+    "nul": ("\x00X-Injected", "a NUL character"),
+    "escape": ("\x1b[2JX-Injected", "a control character"),
+    "del": ("\x7fX-Injected", "a control character"),
+    "non-latin-1": ("€X-Injected", "a character outside Latin-1"),
+}
+
+
+THRIVE_BASIC = {"tenant_id": TENANT, "api_secret": SECRET}
+THRIVE_OAUTH = {"tenant_id": TENANT, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+UNLESS = {"api_key": API_KEY, "user_email": "me@example.com", "account_id": "a", "website_id": "w1"}
+# What each credential is called in errors, the argument it comes in, and the load it is for.
+CREDENTIALS = {
+    "THRIVE_TENANT_ID": ("tenant_id", THRIVE_BASIC),
+    "THRIVE_API_SECRET": ("api_secret", THRIVE_BASIC),
+    "THRIVE_CLIENT_ID": ("client_id", THRIVE_OAUTH),
+    "THRIVE_CLIENT_SECRET": ("client_secret", THRIVE_OAUTH),
+    "scope": ("scope", THRIVE_OAUTH),
+    "UNLESS_API_KEY": ("api_key", UNLESS),
+    "UNLESS_USER_EMAIL": ("user_email", UNLESS),
+    "UNLESS_ACCOUNT_ID": ("account_id", UNLESS),
+    "UNLESS_WEBSITE_ID": ("website_id", UNLESS),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_CHARACTERS))
+@pytest.mark.parametrize("credential", list(CREDENTIALS))
+def test_a_credential_that_cannot_be_a_header_is_refused_before_any_request(
+    requests_mock, credential, kind
+):
+    bad, described = BAD_CHARACTERS[kind]
+    argument, good = CREDENTIALS[credential]
+    kwargs = {**good, argument: f"{good.get(argument, 'api/read')}-{bad}"}
+    loader = load_unless_audiences if good is UNLESS else af.load_thrive_audiences
+    with pytest.raises(af.InputError) as info:
+        loader(progress=False, **kwargs)
+    text = str(info.value)
+    assert credential in text
+    assert f"holds {described}" in text
+    assert "Injected" not in text  # never the value
+    assert requests_mock.request_history == []
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"THRIVE_TENANT_ID": "eu-west-2:Abc"}, "THRIVE_TENANT_ID) holds a ':'"),
+        (
+            {"THRIVE_CLIENT_ID": "client:id", "THRIVE_CLIENT_SECRET": CLIENT_SECRET},
+            "THRIVE_CLIENT_ID) holds a ':'",
+        ),
+    ],
+    ids=["tenant", "client-id"],
+)
+def test_a_colon_in_a_basic_user_name_is_refused(requests_mock, monkeypatch, env, message):
+    monkeypatch.setenv("THRIVE_API_SECRET" if "THRIVE_CLIENT_ID" not in env else "X", SECRET)
+    for name, value in {"THRIVE_TENANT_ID": TENANT, **env}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(af.InputError, match=re.escape(message)):
+        af.load_thrive_audiences(progress=False)
+    assert requests_mock.request_history == []
+
+
+def test_a_colon_in_a_client_id_sent_in_the_form_is_fine(requests_mock):
+    requests_mock.post(THRIVE_TOKEN, json={"access_token": "tok-" + "A1b2C3d4" * 4})
+    requests_mock.get(f"{THRIVE_API}/audiences", json=PAGE)
+    af.load_thrive_audiences(
+        TENANT,
+        client_id="client:id",
+        client_secret=CLIENT_SECRET,
+        credentials_in_body=True,
+        progress=False,
+    )
+
+
+def test_the_cli_exits_2_for_a_credential_with_a_line_break(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("THRIVE_TENANT_ID", TENANT)
+    monkeypatch.setenv("THRIVE_API_SECRET", "s3cr3t\nVALUE-xyz")
+    assert cli_main(["thrive", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "THRIVE_API_SECRET) holds a line break (CR/LF)" in err
+    assert "VALUE-xyz" not in err
+
+
+@pytest.mark.parametrize(
+    ("token", "described"),
+    [
+        ("tok-\r\nX-Injected: yes", "holds a line break (CR/LF)"),
+        ("tok-€-Injected", "holds a character outside Latin-1"),
+        ("", "with an empty access_token"),
+    ],
+    ids=["cr-lf", "non-latin-1", "empty"],
+)
+def test_a_token_that_cannot_be_a_header_is_an_auth_error(requests_mock, token, described):
+    requests_mock.post(THRIVE_TOKEN, json={"access_token": token, "expires_in": 3600})
+    requests_mock.get(f"{THRIVE_API}/audiences", json=PAGE)
+    with pytest.raises(af.AuthError) as info:
+        af.load_thrive_audiences(
+            TENANT, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, progress=False
+        )
+    text = str(info.value)
+    assert text.startswith(f"POST {THRIVE_TOKEN} -> HTTP 200: the token endpoint answered ")
+    assert described in text
+    assert "Injected" not in text
+    assert len(requests_mock.request_history) == 1  # not retried, and the API never called
+
+
+# ---- issue 12.4: no frame of a failed load's traceback holds a revealed secret -----------------
+
+BEARER = "tok-" + "Zz9Yy8Xx7Ww6" * 3
+TOKEN_PATH = f"/oauth2/token/{TENANT}"
+
+
+def revealed_in_frames(exc: BaseException, secrets: dict[str, str]) -> list[str]:
+    """Every local, in every frame of ``exc``'s traceback and its causes' and contexts', that
+    holds a secret as text: a ``str`` or ``bytes``, a container holding one (at any depth), or
+    an object whose ``repr`` shows one. ``Secret`` objects mask themselves and pass."""
+    found: list[str] = []
+    chain: list[BaseException | None] = [exc]
+    seen: set[int] = set()
+    while chain:
+        error = chain.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        tb = error.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            if not _callers_frame(frame):
+                for name, value in frame.f_locals.items():
+                    where = f"{frame.f_code.co_filename}:{frame.f_code.co_name}:{name}"
+                    found += [f"{secret} in {where}" for secret in _held(value, secrets, set())]
+            tb = tb.tb_next
+        chain += [error.__cause__, error.__context__]
+    return sorted(set(found))
+
+
+def _callers_frame(frame: Any) -> bool:
+    """A frame of the test calling the loader: it holds the secrets it passes, on purpose."""
+    own = frame.f_globals.get("__name__") == __name__
+    return own and frame.f_code.co_name.startswith(("test_", "_walker_load"))
+
+
+def _held(value: Any, secrets: dict[str, str], seen: set[int]) -> list[str]:
+    if id(value) in seen or isinstance(value, af_secrets.Secret):
+        return []
+    seen.add(id(value))
+    if isinstance(value, bytes | bytearray):
+        value = bytes(value).decode("latin-1")
+    if isinstance(value, str):
+        return [name for name, secret in secrets.items() if secret in value]
+    if isinstance(value, Mapping):
+        items: list[Any] = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = list(value)
+    else:
+        try:
+            return _held(repr(value), secrets, seen)
+        except Exception:
+            return []
+    return [name for item in items for name in _held(item, secrets, seen)]
+
+
+def _walker_secrets() -> dict[str, str]:
+    return {
+        "thrive api secret": SECRET,
+        "thrive basic base64": _b64(TENANT, SECRET),
+        "client secret": CLIENT_SECRET,
+        "client basic base64": _b64(CLIENT_ID, CLIENT_SECRET),
+        "bearer token": BEARER,
+        "unless api key": API_KEY,
+        "unless user email": "walker@example.com",
+    }
+
+
+def _hostile(case: str) -> Callable[[Any, Any], bool]:
+    """A server that fails the API call (and, for token-* cases, the token call) as ``case``."""
+
+    def handle(conn: Any, request: Any) -> bool:
+        token_call = request.path == TOKEN_PATH
+        failing = case.startswith("token-") == token_call
+        if token_call and not failing:
+            conn.sendall(response(200, {"access_token": BEARER, "expires_in": 3600}))
+        elif not failing:
+            conn.sendall(response(200, PAGE))
+        elif case.endswith("timeout"):
+            request.stopped.wait(3)
+            return False
+        elif case.endswith("bad-token"):
+            conn.sendall(response(200, {"access_token": "tok\r\nX-Injected: 1"}))
+        elif case.endswith("redirect"):
+            conn.sendall(response(302, b"", {"Location": "ftp://elsewhere/x"}))
+        elif case.endswith("too-big"):
+            conn.sendall(response(200, b" " * 5000))
+        else:
+            status = {"401": 401, "403": 403, "5xx": 503}[case.split("-")[-1]]
+            conn.sendall(response(status, {"status": status, "message": "no"}))
+        return True
+
+    return handle
+
+
+WALKER_CASES = ["401", "403", "5xx", "refused", "timeout", "redirect", "too-big"]
+WALKER_RUNS = [
+    *[("thrive-basic", case) for case in WALKER_CASES],
+    *[("thrive-oauth", case) for case in WALKER_CASES],
+    *[("thrive-oauth", f"token-{case}") for case in ("401", "5xx", "timeout", "bad-token")],
+    *[("unless", case) for case in WALKER_CASES],
+]
+
+
+@pytest.mark.parametrize(("loader", "case"), WALKER_RUNS, ids=[f"{a}-{b}" for a, b in WALKER_RUNS])
+def test_no_frame_of_a_failed_load_holds_a_revealed_secret(serve, loader, case):
+    server = serve(_hostile(case))
+    url = server.url
+    if case == "refused":
+        server.close()  # nothing listens there any more
+    options: dict[str, Any] = {"progress": False, "max_retries": 1, "timeout": 0.5}
+    if case.endswith("too-big"):
+        options["max_body_bytes"] = 4096
+    with pytest.raises(af.AudframeError) as info:
+        _walker_load(loader, url, **options)
+    assert revealed_in_frames(info.value, _walker_secrets()) == []
+
+
+def _walker_load(loader: str, url: str, **options: Any) -> Any:
+    if loader == "unless":
+        websites = ["w1", "w2"]  # two calls at once: the error comes from a worker thread
+        email = "walker@example.com"
+        return load_unless_audiences(API_KEY, email, "acc", websites, base_url=url, **options)
+    if loader == "thrive-basic":
+        credentials = {"api_secret": SECRET}
+    else:
+        credentials = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    return af.load_thrive_audiences(TENANT, base_url=f"{url}/rest/v1", **credentials, **options)
+
+
+def test_the_walker_finds_a_revealed_secret():
+    # The test above means something only if the walker sees what it looks for.
+    def deep(headers: dict[str, Any]) -> None:
+        nested = [("x", {"k": headers})]  # noqa: F841 - found through the frame's locals
+        raise ValueError("boom")
+
+    try:
+        try:
+            deep({"x-api-key": API_KEY})
+        except ValueError as exc:
+            raise af.ApiError("wrapped", endpoint="GET /") from exc
+    except af.ApiError as exc:
+        found = revealed_in_frames(exc, {"key": API_KEY})
+    assert any(":deep:headers" in where for where in found)
+    assert any(":deep:nested" in where for where in found)
+
+
+# ---- issue 12.5: what a server sent is printed as data ------------------------------------------
+
+HOSTILE_TEXT = "\x1b[2J\x1b]0;owned\x07\nINFO audframe: forged line\u202e"
+
+
+def test_a_vendor_message_and_reason_are_shown_escaped(requests_mock):
+    requests_mock.get(
+        f"{THRIVE_API}/audiences",
+        status_code=400,
+        reason="Bad\x1b[31mRequest",
+        json={"status": 400, "message": HOSTILE_TEXT},
+    )
+    with pytest.raises(af.ApiError) as info:
+        af.load_thrive_audiences(TENANT, SECRET, progress=False)
+    text = str(info.value)
+    for raw in ("\x1b", "\x07", "\n", "\u202e"):
+        assert raw not in text
+    assert "\\x1b[2J\\x1b]0;owned\\x07\\nINFO audframe: forged line\\u202e" in text
+    assert "Bad\\x1b[31mRequest" in text
+
+
+_HOSTILE_KEY = "evil\nINFO audframe: forged\x1b[31m"
+
+
+def test_a_body_key_with_a_newline_forges_no_log_line_under_verbose(serve, tmp_path):
+    server = serve(answer(200, {_HOSTILE_KEY: 1}))
+    env = {"THRIVE_TENANT_ID": TENANT, "THRIVE_API_SECRET": SECRET}
+    args = ["thrive", "-v", "--out", str(tmp_path), "--base-url", f"{server.url}/rest/v1"]
+    done = _run_cli([*args, "--max-retries", "1"], env)
+    assert done.returncode == 3
+    assert "\x1b" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert any("evil\\nINFO audframe: forged\\x1b[31m" in line for line in lines)
+    for line in lines:
+        assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ |audframe: error: ", line), line
+
+
+def test_the_audit_text_shows_names_from_the_data_as_data(tmp_path):
+    records = [
+        {"id": "a" * 24, "name": HOSTILE_TEXT, "reference": "s\x1b[31m", "category": "structure"},
+        {"id": "b" * 24, "name": "x", "category": "audience", "parent": {"id": "c" * 24}},
+    ]
+    df = af.normalize_thrive(records)
+    df.attrs["tenant_id"] = "t1"
+    af.to_parquet(df, tmp_path)
+    out = io.StringIO()
+    run_audit(tmp_path, out=out)
+    text = out.getvalue()
+    assert "\x1b" not in text
+    assert "\u202e" not in text
+    assert "\\x1b[2J\\x1b]0;owned\\x07\\nINFO audframe: forged line\\u202e" in text
+    assert not any(line.startswith("INFO audframe: forged") for line in text.splitlines())
+
+
+def test_the_cli_summary_is_one_json_line_whatever_the_server_sent(serve, tmp_path):
+    record = {"ruleId": "r1", "name": HOSTILE_TEXT, "audienceTags": [HOSTILE_TEXT]}
+    server = serve(answer(200, {"audiences": [record]}))
+    env = {
+        "UNLESS_API_KEY": API_KEY,
+        "UNLESS_USER_EMAIL": "me@example.com",
+        "UNLESS_ACCOUNT_ID": "acc",
+        "UNLESS_WEBSITE_ID": "w1",
+    }
+    done = _run_cli(["unless", "--out", str(tmp_path), "--base-url", server.url], env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("\n") == 1
+    assert json.loads(done.stdout)["rows"]["unless/tags"] == 1
+    assert "\x1b" not in done.stdout

@@ -250,7 +250,7 @@ def test_oauth_token_is_fetched_once_and_reused(requests_mock, thrive_records, m
     monkeypatch.setenv("THRIVE_TENANT_ID", "eu-west-2_AbcdEfghI")
     issued = _oauth(requests_mock, [3600])
     requests_mock.get(THRIVE_URL, json=thrive_pager(thrive_records))
-    df = _load(client_id="cid", client_secret="csecret", per_page=5)
+    df = _load(client_id="cid", client_secret="csecret-1", per_page=5)
     assert len(df) == 25
     assert issued == ["tok-0"]
     token_request = requests_mock.request_history[0]
@@ -265,7 +265,7 @@ def test_oauth_credentials_in_body(requests_mock, thrive_records, monkeypatch):
     monkeypatch.setenv("THRIVE_TENANT_ID", "eu-west-2_AbcdEfghI")
     _oauth(requests_mock, [3600])
     requests_mock.get(THRIVE_URL, json=_ok(thrive_records)["json"])
-    _load(client_id="cid", client_secret="csecret", credentials_in_body=True)
+    _load(client_id="cid", client_secret="csecret-1", credentials_in_body=True)
     token_request = requests_mock.request_history[0]
     assert "client_id=cid" in token_request.text
     assert "client_secret=csecret" in token_request.text
@@ -275,7 +275,7 @@ def test_oauth_credentials_in_body(requests_mock, thrive_records, monkeypatch):
 def test_oauth_token_expiring_mid_load_is_renewed(requests_mock, thrive_records, monkeypatch):
     monkeypatch.setenv("THRIVE_TENANT_ID", "eu-west-2_AbcdEfghI")
     monkeypatch.setenv("THRIVE_CLIENT_ID", "cid")
-    monkeypatch.setenv("THRIVE_CLIENT_SECRET", "csecret")
+    monkeypatch.setenv("THRIVE_CLIENT_SECRET", "csecret-1")
     issued = _oauth(requests_mock, [3600])
     pager = thrive_pager(thrive_records)
     seen: list[str] = []
@@ -302,7 +302,7 @@ def test_oauth_token_is_renewed_before_it_expires(requests_mock, thrive_records,
     clock = iter(range(0, 10**6, 20))  # every look at the clock is 20 s later
     monkeypatch.setattr("audframe._auth.time.monotonic", lambda: next(clock))
     requests_mock.get(THRIVE_URL, json=thrive_pager(thrive_records))
-    _load(client_id="cid", client_secret="csecret", per_page=5, max_workers=1)
+    _load(client_id="cid", client_secret="csecret-1", per_page=5, max_workers=1)
     assert issued == ["tok-0", "tok-1"]
 
 
