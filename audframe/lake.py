@@ -258,9 +258,15 @@ def _portable(type_: pa.DataType) -> pa.DataType:
 
 
 def _websites(attrs: Mapping[str, Any], arrows: Mapping[str, pa.Table]) -> list[str]:
-    """Every website of the load: those asked for and those in the rows, each checked."""
+    """Every website of the load, each checked: those it asked for (``attrs["website_ids"]``),
+    or where it names none, those in the rows.
+
+    A load writes only the partitions of the websites it asked for: a row of another website
+    (a record that named one) is refused before anything is written, never a new partition.
+    """
     asked = attrs.get("website_ids") or attrs.get("website_id") or []
-    found: list[Any] = [asked] if isinstance(asked, str) else list(asked)
+    wanted: list[Any] = [asked] if isinstance(asked, str) else list(asked)
+    found: set[Any] = set()
     for name, arrow in arrows.items():
         column = arrow.column("website_id")
         if column.null_count:
@@ -268,8 +274,15 @@ def _websites(attrs: Mapping[str, Any], arrows: Mapping[str, pa.Table]) -> list[
                 f"{name}: {column.null_count} row(s) have no website_id; every Unless row needs "
                 "one, it names the lake partition"
             )
-        found.extend(pc.unique(column).to_pylist())
-    return sorted({_safe_id(w, "website_id") for w in found})
+        found.update(pc.unique(column).to_pylist())
+        others = sorted(found.difference(wanted)) if wanted else []
+        if others:
+            raise InputError(
+                f"{name}: rows of website(s) {others[:5]} that the load did not ask for "
+                f"(attrs['website_ids'] = {wanted[:5]}); a load writes only the partitions of "
+                "its own websites"
+            )
+    return sorted({_safe_id(w, "website_id") for w in [*wanted, *found]})
 
 
 def _part(

@@ -376,12 +376,16 @@ def _parse_page(body: Any, *, keep_raw: bool = False) -> _Page:
     it as a malformed response.
     """
     if isinstance(body, bytes | bytearray | memoryview | str) and not keep_raw:
-        page = _parse_arrow(body.encode() if isinstance(body, str) else bytes(body))
+        try:
+            data = body.encode() if isinstance(body, str) else bytes(body)
+        except UnicodeEncodeError:
+            data = b""  # a lone surrogate: not UTF-8 Arrow could read, the exact path keeps it
+        page = _parse_arrow(data) if len(data) < MAX_ARROW_BODY else _parse_pieces(data)
         if page is not None:
             return page
     if isinstance(body, bytes | bytearray | memoryview | str):
         try:
-            body = _json.loads(body)
+            body = _json.read_body(body)
         except _json.JSONDecodeError as exc:
             raise ValueError(f"the body is not JSON ({exc})") from exc
     pagination = None
@@ -461,6 +465,56 @@ def _parse_arrow(body: bytes) -> _Page | None:
     return _Page(columns, extra, pagination)
 
 
+def _parse_pieces(body: bytes) -> _Page:
+    """A body too big for one read by Arrow (its block size is an int32), read in pieces.
+
+    A piece is the body's opening up to ``"results":[``, the records between two split points
+    (a ``},{"`` outside strings, about :data:`PIECE_BYTES` apart), and ``]}``; the last piece
+    ends as the body does. Each piece is a body of its own, read by the fast or the exact path.
+
+    Raises:
+        ValueError: the body does not split into pieces that each read as a body.
+    """
+    start = _RESULTS.search(body, 0, _HEAD_BYTES)
+    if start is None:
+        raise _unsplit(body)
+    head, begin = body[: start.end()], start.end()
+    pieces: list[_Page] = []
+    while True:
+        cut = _SPLIT.search(body, begin + PIECE_BYTES)
+        piece = _piece(head + body[begin : cut.start() + 1] + b"]}" if cut else head + body[begin:])
+        if piece is None:
+            raise _unsplit(body)
+        pieces.append(piece)
+        if cut is None:
+            break
+        begin = cut.end()
+    pagination = next((p.pagination for p in reversed(pieces) if p.pagination), None)
+    columns = {col: pa.chunked_array([p.columns[col] for p in pieces]) for col in pieces[0].columns}
+    return _Page(columns, [row for p in pieces for row in p.extra], pagination)
+
+
+def _unsplit(body: bytes) -> ValueError:
+    return ValueError(
+        f"the body is {len(body):,} bytes, more than Arrow's JSON reader takes at once "
+        f"({MAX_ARROW_BODY:,}), and does not split into records that each read alone"
+    )
+
+
+def _piece(body: bytes) -> _Page | None:
+    """One piece read as a body, or None where it is not JSON (a split inside a record)."""
+    if len(body) >= MAX_ARROW_BODY:
+        return None
+    page = _parse_arrow(body)
+    if page is not None:
+        return page
+    try:
+        parsed = _json.read_body(body)
+    except _json.JSONDecodeError:
+        return None
+    return _parse_page(parsed)
+
+
 def _read_arrow(body: bytes) -> pa.Table | None:
     """The body as Arrow reads it against the documented shape, unknown keys inferred.
 
@@ -520,6 +574,13 @@ def _nesting(body: bytes) -> int:
 
 
 MAX_ARROW_DEPTH = 512
+#: Bytes of body Arrow's reader takes in one block (an int32); a bigger body is read in pieces.
+MAX_ARROW_BODY = 2**31 - 2
+PIECE_BYTES = 64 << 20  # about the size of each piece of a body read in pieces
+_HEAD_BYTES = 1 << 16  # where "results" must start for a body to be read in pieces
+_RESULTS = re.compile(rb'"results"[ \t\r\n]*:[ \t\r\n]*\[')
+# Between two objects of a list: outside any string (there a quote would be escaped).
+_SPLIT = re.compile(rb'\}[ \t\r\n]*,[ \t\r\n]*(?=\{[ \t\r\n]*")')
 MAX_TIMESTAMP_TEXT = 64  # bytes; "2024-03-01T10:00:00.123456789+01:00" is 35
 _OPENS_OBJECT = re.compile(rb"[ \t\r\n]*\{")
 _NOT_MARKS = bytes(b for b in range(256) if b not in b'"[]{}\\u')
@@ -625,7 +686,7 @@ def _collect_at(
 def _frame(pages: Sequence[_Page], extra_columns: ExtraColumns | None) -> pd.DataFrame:
     """The pages' columns joined, ``structure_id`` and ``extra`` derived, as a DataFrame."""
     columns = {
-        col: pa.concat_arrays([p.columns[col] for p in pages]) if len(pages) > 1 else array
+        col: _concat([p.columns[col] for p in pages]) if len(pages) > 1 else array
         for col, array in pages[0].columns.items()
     }
     # A structure is its own structure; an audience belongs to its parent's; a record whose
@@ -646,6 +707,11 @@ def _frame(pages: Sequence[_Page], extra_columns: ExtraColumns | None) -> pd.Dat
         raw = [record for p in pages for record in (p.raw or [])]
         more = extra_columns.evaluate(raw)
     return THRIVE_AUDIENCES.frame(columns, extra=more)
+
+
+def _concat(arrays: list[pa.Array | pa.ChunkedArray]) -> pa.Array:
+    chunks = [c for a in arrays for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])]
+    return pa.concat_arrays(chunks)
 
 
 def _extra_text(row: dict[str, Any], index: int) -> str:

@@ -617,3 +617,75 @@ def test_fast_path_equals_exact_path(records):
     from_bytes = af.normalize_thrive(json.dumps(_body(records)).encode())
     from_records = af.normalize_thrive(records)
     pd.testing.assert_frame_equal(from_bytes, from_records)
+
+
+# ---- a body past what Arrow's reader takes at once (issue 11, case 10) ----------------------
+
+BLOCK_LIMIT = 6_000  # stands in for Arrow's int32 block size, so no test allocates 2 GiB
+
+
+@pytest.fixture
+def small_arrow(monkeypatch: pytest.MonkeyPatch) -> None:
+    _small_arrow(monkeypatch)
+
+
+def _small_arrow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Arrow's reader with a block limit of BLOCK_LIMIT bytes, failing past it as the real one
+    fails past 2 GiB (OverflowError); audframe told the same limit."""
+    import pyarrow.json as pa_json
+
+    real = pa_json.ReadOptions
+
+    def read_options(*args: Any, block_size: int = 1 << 20, **kwargs: Any) -> Any:
+        if block_size > BLOCK_LIMIT:
+            raise OverflowError("value too large to convert to int32_t")
+        return real(*args, block_size=block_size, **kwargs)
+
+    monkeypatch.setattr(pa_json, "ReadOptions", read_options)
+    monkeypatch.setattr("audframe.thrive.MAX_ARROW_BODY", BLOCK_LIMIT, raising=False)
+    monkeypatch.setattr("audframe.thrive.PIECE_BYTES", 1_000, raising=False)
+
+
+def _many(thrive_records: list[dict[str, Any]], copies: int) -> list[dict[str, Any]]:
+    return [{**r, "id": f"{i:024x}"} for i in range(copies) for r in thrive_records[:8]]
+
+
+@pytest.mark.parametrize("layout", ["results-first", "pagination-first", "compact", "indented"])
+def test_a_body_past_arrows_block_size_is_read_in_pieces(thrive_records, layout):
+    records = _many(thrive_records, 6)
+    body = _body(records)
+    if layout == "pagination-first":
+        body = {"pagination": body["pagination"], "results": body["results"]}
+    options: dict[str, Any] = {
+        "compact": {"separators": (",", ":")},
+        "indented": {"indent": 2},
+    }.get(layout, {})
+    wire = json.dumps(body, ensure_ascii=False, **options).encode()
+    whole = af.normalize_thrive(wire)
+    assert len(wire) > 2 * BLOCK_LIMIT
+    with pytest.MonkeyPatch.context() as mp:
+        _small_arrow(mp)
+        pieces = af.normalize_thrive(wire)
+    pd.testing.assert_frame_equal(pieces, whole)
+    assert pieces.attrs["total_results"] == len(records)
+
+
+def test_a_body_past_arrows_block_size_with_an_odd_piece_is_read_in_pieces(
+    small_arrow, thrive_records
+):
+    records = _many(thrive_records, 6)
+    records[20]["name"] = 42  # a value of the wrong type: that piece takes the exact path
+    wire = json.dumps(_body(records), ensure_ascii=False).encode()
+    df = af.normalize_thrive(wire)
+    assert df["id"].tolist() == [r["id"] for r in records]
+    assert json.loads(df["extra"][20]) == {"name": 42}
+
+
+def test_a_body_past_arrows_block_size_that_does_not_split_is_one_input_error(
+    small_arrow, thrive_records
+):
+    records = _many(thrive_records, 6)
+    records[0]["nested"] = [{"a": i} for i in range(400)]  # no split point outside it
+    wire = json.dumps(_body(records)).encode()
+    with pytest.raises(InputError, match="more than Arrow's JSON reader takes at once"):
+        af.normalize_thrive(wire)
