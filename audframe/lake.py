@@ -135,6 +135,7 @@ def to_parquet(
                 "(df.attrs['tenant_id'] = 'eu-west-2_AbcdEfghI')"
             )
         tenant = _safe_id(tenant, "tenant_id")
+        _only_asked(tables["thrive/audiences"], "tenant_id", [tenant], "thrive/audiences")
         table = TABLES["thrive/audiences"]
         arrow = _to_arrow(tables["thrive/audiences"], table, snapshot_at)
         parts.append(_part(table, "tenant_id", tenant, day, arrow, meta, codec))
@@ -275,14 +276,25 @@ def _websites(attrs: Mapping[str, Any], arrows: Mapping[str, pa.Table]) -> list[
                 "one, it names the lake partition"
             )
         found.update(pc.unique(column).to_pylist())
-        others = sorted(found.difference(wanted)) if wanted else []
-        if others:
-            raise InputError(
-                f"{name}: rows of website(s) {others[:5]} that the load did not ask for "
-                f"(attrs['website_ids'] = {wanted[:5]}); a load writes only the partitions of "
-                "its own websites"
-            )
+        if wanted:
+            _refuse_others(found, "website_id", wanted, name)
     return sorted({_safe_id(w, "website_id") for w in [*wanted, *found]})
+
+
+def _only_asked(df: pd.DataFrame, key: str, wanted: list[str], name: str) -> None:
+    """Refuse a frame whose ``key`` column (a frame read back from the lake has one) names a
+    partition other than those ``wanted``: its rows would land in the wrong partition."""
+    if key in df.columns:
+        _refuse_others(set(df[key].dropna()), key, wanted, name)
+
+
+def _refuse_others(found: set[Any], key: str, wanted: list[Any], name: str) -> None:
+    others = sorted(map(str, found.difference(wanted)))
+    if others:
+        raise InputError(
+            f"{name}: rows of {key} {others[:5]} that the load did not ask for "
+            f"({wanted[:5]}); a load writes only the partitions it asked for"
+        )
 
 
 def _part(

@@ -374,9 +374,21 @@ def test_a_record_naming_another_website_lands_only_in_the_website_asked(
 def test_to_parquet_refuses_rows_of_a_website_the_load_did_not_ask_for(tmp_path):
     u = af.normalize_unless({"audiences": [audience("site-a", "a1"), audience("site-b", "b1")]})
     u.attrs["website_ids"] = ["site-a"]  # as if a load of site-a had rows of site-b
-    with pytest.raises(af.InputError, match=r"website\(s\) \['site-b'\] that the load did not"):
+    with pytest.raises(af.InputError, match=r"website_id \['site-b'\] that the load did not"):
         af.to_parquet(u, tmp_path)
     assert not any(tmp_path.rglob("*.parquet"))
+
+
+def test_to_parquet_refuses_rows_of_a_tenant_the_frame_does_not_name(tmp_path):
+    # A frame read back from the lake carries tenant_id: rows of tenant B must not land in A's.
+    df = af.normalize_thrive([record(1), record(2)])
+    df["tenant_id"] = ["tenant-a", "tenant-b"]
+    df.attrs["tenant_id"] = "tenant-a"
+    with pytest.raises(af.InputError, match=r"tenant_id \['tenant-b'\] that the load did not"):
+        af.to_parquet(df, tmp_path)
+    assert not any(tmp_path.rglob("*.parquet"))
+    df["tenant_id"] = "tenant-a"
+    assert len(af.to_parquet(df, tmp_path)) == 1
 
 
 def test_unless_integers_past_64_bits_keep_their_digits_over_the_wire(serve, monkeypatch):
