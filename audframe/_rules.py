@@ -64,9 +64,10 @@ class _Inexact(Exception):
     """
 
 
-# A float a 64-bit integer may have become: 2**63 and up, written by orjson with an exponent.
+# A float a 64-bit integer may have become: 2**63 and up, which both encoders of _json.dumps
+# write with an exponent (1.8446744073709552e+19).
 _INT64_EDGE = 2.0**63
-_BIG_EXPONENT = re.compile(r"[0-9][eE]\+?(?:1[89]|[2-9][0-9]|[0-9]{3})")
+_BIG_EXPONENT = re.compile(r"[0-9]e\+?(?:1[89]|[2-9][0-9]|[0-9]{3})")
 
 
 class ConditionColumns:
@@ -464,7 +465,7 @@ def _value_text(value: Any, where: str, exact: bool) -> tuple[str | None, str]:
 def _checked(text: str, exact: bool) -> str:
     """``text``, the JSON of a value read by orjson, unless a float in it may have been an
     integer orjson could not read exactly."""
-    if not exact and _BIG_EXPONENT.search(text):
+    if not exact and "e" in text and _BIG_EXPONENT.search(text):
         raise _Inexact
     return text
 
