@@ -348,6 +348,13 @@ def test_rules_are_parsed_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     assert_same(normalize_unless(json.loads(body)), whole)
 
 
+def test_a_rule_integer_past_64_bits_keeps_its_digits_on_the_fast_path() -> None:
+    rule = '{"or":[{"field":"n","operator":"in","value":[1,-9223372036854775809]}]}'
+    body = json.dumps({"audiences": [{"ruleId": "r", "websiteId": "w", "rule": rule}]}).encode()
+    assert unless._from_arrow(body) is not None  # the documented shape: Arrow reads it
+    assert normalize_unless(body).conditions["value"].tolist() == ["[1,-9223372036854775809]"]
+
+
 def test_a_whole_number_weight_past_a_double_keeps_its_digits_in_extra() -> None:
     body = b'{"audiences":[{"ruleId":"r","variants":[{"id":"v","weight":18446744073709551617}]}]}'
     u = normalize_unless(body)
