@@ -6,6 +6,7 @@ them by name, in the order the README lists them; a check's docstring is its doc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from numbers import Integral
@@ -14,7 +15,9 @@ from typing import Literal, get_args
 import pandas as pd
 
 from ._inputs import PARTITION, STRING, Inputs, children, mask, merge, structures, text
+from ._json import UNREADABLE, unreadable_in
 from ._schema import THRIVE_AUDIENCES
+from ._text import printable
 from .errors import InputError
 
 Severity = Literal["error", "warning", "info"]
@@ -89,6 +92,30 @@ def _thrive_row_count(inp: Inputs) -> pd.DataFrame:
     return _found(
         text([tenant], index), text([f"read {len(df)} rows; the server reported {total}"], index)
     )
+
+
+@_check("thrive_unreadable_value", "error", "thrive")
+def _thrive_unreadable_value(inp: Inputs) -> pd.DataFrame:
+    """A record holds a value the server sent that could not be read (a byte that is not UTF-8,
+    a lone surrogate, a number no double holds): the record is kept, that value's raw text in
+    `extra` under `$unreadable`. Key: the record's id."""
+    return _unreadable(inp.thrive, "id")
+
+
+def _unreadable(df: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Rows whose ``extra`` holds a value that could not be read, and where and what it is."""
+    candidates = df.loc[mask(df["extra"].str.contains(UNREADABLE, regex=False))]
+    places = [unreadable_in(json.loads(kept)) for kept in candidates["extra"]]
+    hit = candidates.loc[[bool(p) for p in places]]
+    details = [
+        "could not be read, kept in extra as sent: " + "; ".join(map(_clip, p)) for p in places if p
+    ]
+    return _found(hit[key], text(details, hit.index))
+
+
+def _clip(place: str, limit: int = 80) -> str:
+    place = printable(place)
+    return place if len(place) <= limit else place[: limit - 1] + "…"
 
 
 @_check("thrive_duplicate_id", "error", "thrive")
@@ -223,11 +250,53 @@ def _unless_duplicate_rule_id(inp: Inputs) -> pd.DataFrame:
     return _found(dup["rule_id"], details)
 
 
+@_check("unless_foreign_record", "error", "unless")
+def _unless_foreign_record(inp: Inputs) -> pd.DataFrame:
+    """A record names another website (or account) than the one it was loaded from: it is kept
+    under the website and account asked for, its own `websiteId` (`accountId`) in `extra`."""
+    df = inp.audiences
+    named = df["extra"].str.contains('"websiteId"', regex=False) | df["extra"].str.contains(
+        '"accountId"', regex=False
+    )
+    hit = df.loc[mask(named)]
+    keys: list[object] = []
+    details: list[str] = []
+    asked = {"websiteId": ("website", _values(hit["website_id"]))}
+    asked["accountId"] = ("account", _values(hit["account_id"]))
+    for i, (rule_id, kept) in enumerate(zip(hit["rule_id"], hit["extra"], strict=True)):
+        own = json.loads(kept)
+        says = [
+            f"names {what} '{own[key]}', loaded from {what} '{ids[i]}'"
+            for key, (what, ids) in asked.items()
+            if isinstance(own.get(key), str) and own[key] != ids[i]
+        ]
+        if says:
+            keys.append(rule_id)
+            details.append(printable("record " + "; ".join(says)))
+    index = pd.RangeIndex(len(keys))
+    return _found(text(keys, index), text(details, index))
+
+
+def _values(column: pd.Series) -> list[object]:
+    """The column's values, None for missing ones."""
+    return [None if pd.isna(v) else v for v in column]
+
+
+@_check("unless_unreadable_value", "error", "unless")
+def _unless_unreadable_value(inp: Inputs) -> pd.DataFrame:
+    """A record holds a value the server sent that could not be read (a byte that is not UTF-8,
+    a lone surrogate, a number no double holds): the record is kept, that value's raw text in
+    `extra` under `$unreadable`. Key: the record's `rule_id`."""
+    return _unreadable(inp.audiences, "rule_id")
+
+
 @_check("unless_rule_error", "error", "unless")
 def _unless_rule_error(inp: Inputs) -> pd.DataFrame:
-    """The audience's `rule` does not parse (`rule_error` says why); its conditions are unknown."""
+    """The audience's `rule` does not parse (`rule_error` says why); its conditions are unknown.
+    A rule that could not be read at all is reported by `unless_unreadable_value` instead."""
     df = inp.audiences
-    hit = df.loc[df["rule_error"].notna()]
+    unread = df["rule"].isna() & df["extra"].str.contains(f'"rule":{{"{UNREADABLE}"', regex=False)
+    hit = df.loc[df["rule_error"].notna() & ~mask(unread)]
     return _found(hit["rule_id"], "rule does not parse: " + hit["rule_error"].astype(STRING))
 
 

@@ -17,6 +17,7 @@ instead of rows; the caller records it in ``rule_error``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -24,7 +25,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from ._json import describe, dumps
+from ._json import JSONDecodeError, RawNumber, describe, dumps, loads_exact, out_of_range
 
 __all__ = ["Condition", "ConditionColumns", "parse_rule"]
 
@@ -55,6 +56,20 @@ class _RuleError(Exception):
     """A rule that is not a tree of groups and leaves; the message is the reason."""
 
 
+class _Inexact(Exception):
+    """orjson may have read an integer of the rule as a float: read the rule again, exactly.
+
+    orjson reads an integer past 64 bits as a float, and refuses a number past a double. A
+    float that large, or a refusal, is rare in a rule, so the common rule is read once, fast.
+    """
+
+
+# A float a 64-bit integer may have become: 2**63 and up, which both encoders of _json.dumps
+# write with an exponent (1.8446744073709552e+19).
+_INT64_EDGE = 2.0**63
+_BIG_EXPONENT = re.compile(r"[0-9]e\+?(?:1[89]|[2-9][0-9]|[0-9]{3})")
+
+
 class ConditionColumns:
     """The conditions table's columns, built one rule at a time.
 
@@ -78,6 +93,7 @@ class ConditionColumns:
         self._runs: list[tuple[int, int, str | None, bool]] = []
         self._path_cache: dict[str, list[str]] = {}
         self._strings: dict[str, str] = {}
+        self._exact = False  # the rule being walked was read exactly (see _Inexact)
 
     def __len__(self) -> int:
         return len(self.path)
@@ -131,13 +147,14 @@ class ConditionColumns:
         return counts[0] or 0, errors[0]
 
     def extend(
-        self, rules: Iterable[Any], first_owner: int = 0
+        self, rules: Iterable[Any], first_owner: int = 0, *, exact: bool = False
     ) -> tuple[list[int | None], list[str | None]]:
         """Parse rules and append their leaves; the i-th rule's rows get owner first_owner + i.
 
         Args:
             rules: each a rule as JSON text (str or bytes), an already parsed object, or None.
             first_owner: the owner of the first rule.
+            exact: read rule text with every number exact (slower; see :class:`_Inexact`).
 
         Returns:
             Per rule, its number of leaves (None where it failed) and the reason it could not be
@@ -161,16 +178,19 @@ class ConditionColumns:
         node = self._node
         # Fields and operators repeat endlessly: keep one str object of each, not one per leaf.
         intern = self._strings.setdefault
+        self._exact = exact
         for owner, rule in enumerate(rules, first_owner):
             start, first_run = len(path_list), len(runs)
             try:
-                if type(rule) is str and rule[:1] == "{":
+                if type(rule) is str and rule[:1] == "{" and not exact:
                     try:
                         tree = loads(rule)
                     except decode_error as exc:
+                        if out_of_range(exc):
+                            raise _Inexact from None
                         raise _RuleError(f"invalid JSON: {exc}") from None
                 else:
-                    tree = _load(rule)
+                    tree = _load(rule, exact)
                 # An empty rule: null or {}. (`not tree` first: it is cheap and usually False.)
                 if not tree and (tree is None or tree == {}):
                     count_out(0)
@@ -206,7 +226,7 @@ class ConditionColumns:
                                 values(value)
                                 types("string")
                             else:
-                                text, kind = _value_text(value, paths[i])
+                                text, kind = _value_text(value, paths[i], exact)
                                 values(text)
                                 types(kind)
                             paths_out(paths[i])
@@ -228,6 +248,13 @@ class ConditionColumns:
                 self._truncate(start, first_run)
                 count_out(None)
                 error_out(_clip(str(exc)))
+                continue
+            except _Inexact:
+                self._truncate(start, first_run)
+                again, error = self.extend([rule], owner, exact=True)
+                self._exact = exact
+                count_out(again[0])
+                error_out(error[0])
                 continue
             count = len(path_list) - start
             if count:
@@ -320,7 +347,7 @@ class ConditionColumns:
             bad, value = ("field", field) if type(field) is not str else ("operator", operator)
             raise _RuleError(f"{where}: {bad} must be a string, got {describe(value)}")
         if "value" in node:
-            value, value_type = _value_text(node["value"], where)
+            value, value_type = _value_text(node["value"], where, self._exact)
         else:
             # A leaf with no value at all (an "exists"-style operator) differs from value: null.
             value, value_type = None, None
@@ -328,7 +355,7 @@ class ConditionColumns:
             if "and" in node or "or" in node or "not" in node:
                 raise _RuleError(f"{where}: {_not_a_leaf(node)}")
             others = {k: v for k, v in node.items() if k not in _LEAF_KEYS}
-            self.extra[len(self.path)] = _dumps(others, where, sort=True)
+            self.extra[len(self.path)] = _checked(_dumps(others, where, sort=True), self._exact)
         self.path.append(path)
         self.field.append(field)
         self.operator.append(operator)
@@ -364,7 +391,7 @@ def _as_list(values: Any) -> list[Any]:
     return list(values)
 
 
-def _load(rule: Any) -> Any:
+def _load(rule: Any, exact: bool) -> Any:
     """The rule as a parsed tree, or None for an empty rule."""
     if rule is None:
         return None
@@ -373,9 +400,11 @@ def _load(rule: Any) -> Any:
         if not text or text.isspace():
             return None
         try:
-            tree = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
+            tree = loads_exact(text) if exact else orjson.loads(text)
+        except JSONDecodeError as exc:
             # Also orjson's depth limit (1024 levels): the reason names it.
+            if not exact and out_of_range(exc):
+                raise _Inexact from None
             raise _RuleError(_clip(f"invalid JSON: {exc}")) from None
     else:
         tree = rule
@@ -396,8 +425,12 @@ def _not_a_leaf(node: dict[Any, Any]) -> str:
     return _clip(f"expected a group or a leaf, got an object with keys {keys}")
 
 
-def _value_text(value: Any, where: str) -> tuple[str | None, str]:
-    """A leaf's value as the contract's text and its JSON type."""
+def _value_text(value: Any, where: str, exact: bool) -> tuple[str | None, str]:
+    """A leaf's value as the contract's text and its JSON type.
+
+    Raises:
+        _Inexact: not ``exact``, and the value holds a float that may have been an integer.
+    """
     kind = type(value)
     if kind is str:
         return value, "string"
@@ -413,16 +446,28 @@ def _value_text(value: Any, where: str) -> tuple[str | None, str]:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise _RuleError(f"{where}: value {value} is not a JSON number")
+        if not exact and abs(value) >= _INT64_EDGE:
+            raise _Inexact
         return _dumps(float(value), where), "number"
+    if kind is RawNumber:
+        return value.text, "number"
     if isinstance(value, list | tuple):
-        return _dumps(value, where), "array"
+        return _checked(_dumps(value, where), exact), "array"
     if isinstance(value, dict):
-        return _dumps(value, where), "object"
+        return _checked(_dumps(value, where), exact), "object"
     if isinstance(value, str):  # a str subclass, from a rule handed over as Python objects
         return str(value), "string"
     if isinstance(value, bool):
         return ("true" if value else "false"), "boolean"
     raise _RuleError(f"{where}: value is not a JSON value ({type(value).__name__})")
+
+
+def _checked(text: str, exact: bool) -> str:
+    """``text``, the JSON of a value read by orjson, unless a float in it may have been an
+    integer orjson could not read exactly."""
+    if not exact and "e" in text and _BIG_EXPONENT.search(text):
+        raise _Inexact
+    return text
 
 
 def _dumps(value: Any, where: str, *, sort: bool = False) -> str:

@@ -119,29 +119,50 @@ def _summary(thrive: Any, unless: Any) -> str:
 
 
 def _thrive(args: argparse.Namespace) -> int:
+    import warnings
+
     import audframe as af
 
     _check_out(args)
     started = time.perf_counter()
-    df = af.load_thrive_audiences(
-        args.tenant_id,
-        region=args.region,
-        base_url=args.base_url,
-        token_url=args.token_url,
-        scope=args.scope,
-        credentials_in_body=args.credentials_in_body,
-        api_controlled=args.api_controlled,
-        per_page=args.per_page,
-        max_workers=args.max_workers,
-        timeout=args.timeout,
-        max_retries=args.max_retries,
-        max_body_bytes=args.max_body_bytes,
-        progress=args.progress,
-        strict=args.strict,
-        extra_columns=dict(args.extra_column or ()),
-    )
+    with warnings.catch_warnings():
+        # The count is reported below, in one line; a warning's two lines would say it again.
+        warnings.simplefilter("ignore", af.TotalMismatchWarning)
+        df = af.load_thrive_audiences(
+            args.tenant_id,
+            region=args.region,
+            base_url=args.base_url,
+            token_url=args.token_url,
+            scope=args.scope,
+            credentials_in_body=args.credentials_in_body,
+            api_controlled=args.api_controlled,
+            per_page=args.per_page,
+            max_workers=args.max_workers,
+            timeout=args.timeout,
+            max_retries=args.max_retries,
+            max_body_bytes=args.max_body_bytes,
+            progress=args.progress,
+            strict=args.strict,
+            extra_columns=dict(args.extra_column or ()),
+            max_pages=args.max_pages,
+        )
+    total, partial = df.attrs.get("total_results"), bool(df.attrs.get("partial"))
+    if partial and not args.allow_partial:
+        # A short load never replaces a whole snapshot unasked.
+        print(
+            f"audframe: error: read {len(df)} of the {total} audiences the server reported "
+            "(totalResults); nothing was written: --allow-partial writes a short snapshot",
+            file=sys.stderr,
+        )
+        return EXIT_API
+    if total is not None and total != len(df):
+        print(
+            f"audframe: warning: read {len(df)} audiences, the server reported {total}",
+            file=sys.stderr,
+        )
     paths = af.to_parquet(df, args.out, **_lake_options(args))
-    _report("thrive", {"thrive/audiences": len(df)}, paths, started, df.attrs)
+    counts = {"partial": partial, "total_results": total}
+    _report("thrive", {"thrive/audiences": len(df)}, paths, started, df.attrs, counts)
     return EXIT_OK
 
 
@@ -185,13 +206,19 @@ def _lake_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _report(
-    source: str, rows: dict[str, int], paths: list[str], started: float, attrs: Mapping[Any, Any]
+    source: str,
+    rows: dict[str, int],
+    paths: list[str],
+    started: float,
+    attrs: Mapping[Any, Any],
+    more: Mapping[str, Any] | None = None,
 ) -> None:
     """One JSON line on stdout, for schedulers and their logs."""
     summary = {
         "source": source,
         "fetched_at": attrs.get("fetched_at"),
         "rows": rows,
+        **(more or {}),
         "paths": [str(p) for p in paths],
         "seconds": round(time.perf_counter() - started, 3),
     }
@@ -279,6 +306,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     thrive.add_argument(
         "--strict", action="store_true", help="fail when the rows read differ from the total"
+    )
+    thrive.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="write a load that read fewer rows than the server's totalResults (by default it "
+        "writes nothing and exits 3); the summary line says partial: true",
+    )
+    thrive.add_argument(
+        "--max-pages",
+        type=_positive_int,
+        default=10_000,
+        help="the most pages read (default: %(default)s)",
     )
     _http_arguments(thrive)
     thrive.set_defaults(run=_thrive)

@@ -164,6 +164,7 @@ def to_parquet(
                 "(df.attrs['tenant_id'] = 'eu-west-2_AbcdEfghI')"
             )
         tenant = _safe_id(tenant, "tenant_id")
+        _only_asked(tables["thrive/audiences"], "tenant_id", [tenant], "thrive/audiences")
         table = TABLES["thrive/audiences"]
         arrow = _to_arrow(tables["thrive/audiences"], table, snapshot_at)
         parts.append(_part(table, "tenant_id", tenant, day, arrow, meta, codec))
@@ -291,9 +292,15 @@ def _portable(type_: pa.DataType) -> pa.DataType:
 
 
 def _websites(attrs: Mapping[str, Any], arrows: Mapping[str, pa.Table]) -> list[str]:
-    """Every website of the load: those asked for and those in the rows, each checked."""
+    """Every website of the load, each checked: those it asked for (``attrs["website_ids"]``),
+    or where it names none, those in the rows.
+
+    A load writes only the partitions of the websites it asked for: a row of another website
+    (a record that named one) is refused before anything is written, never a new partition.
+    """
     asked = attrs.get("website_ids") or attrs.get("website_id") or []
-    found: list[Any] = [asked] if isinstance(asked, str) else list(asked)
+    wanted: list[Any] = [asked] if isinstance(asked, str) else list(asked)
+    found: set[Any] = set()
     for name, arrow in arrows.items():
         column = arrow.column("website_id")
         if column.null_count:
@@ -301,8 +308,26 @@ def _websites(attrs: Mapping[str, Any], arrows: Mapping[str, pa.Table]) -> list[
                 f"{name}: {column.null_count} row(s) have no website_id; every Unless row needs "
                 "one, it names the lake partition"
             )
-        found.extend(pc.unique(column).to_pylist())
-    return sorted({_safe_id(w, "website_id") for w in found})
+        found.update(pc.unique(column).to_pylist())
+        if wanted:
+            _refuse_others(found, "website_id", wanted, name)
+    return sorted({_safe_id(w, "website_id") for w in [*wanted, *found]})
+
+
+def _only_asked(df: pd.DataFrame, key: str, wanted: list[str], name: str) -> None:
+    """Refuse a frame whose ``key`` column (a frame read back from the lake has one) names a
+    partition other than those ``wanted``: its rows would land in the wrong partition."""
+    if key in df.columns:
+        _refuse_others(set(df[key].dropna()), key, wanted, name)
+
+
+def _refuse_others(found: set[Any], key: str, wanted: list[Any], name: str) -> None:
+    others = sorted(map(str, found.difference(wanted)))
+    if others:
+        raise InputError(
+            f"{name}: rows of {key} {others[:5]} that the load did not ask for "
+            f"({wanted[:5]}); a load writes only the partitions it asked for"
+        )
 
 
 def _part(

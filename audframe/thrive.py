@@ -11,8 +11,9 @@ import io
 import math
 import os
 import re
+import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,7 +33,7 @@ from ._progress import progress_bar, status_line
 from ._schema import THRIVE_AUDIENCES
 from ._secrets import Secret, credential_problem, masked, resolve
 from ._timestamps import parse_iso, utc_now_iso
-from .errors import InputError, PaginationError
+from .errors import InputError, PaginationError, ResponseError
 
 Region = Literal["production", "staging", "mea", "mea-staging"]
 
@@ -45,8 +46,9 @@ HOSTS: dict[str, str] = {
 
 PATH = "/audiences"
 MAX_PER_PAGE = 1000
-# A tenant with more pages than this is not an audience inventory: it is a server in a loop.
-MAX_PAGES = 100_000
+#: Pages read at most (``max_pages=`` raises it): 10 million audiences at 1,000 a page. A server
+#: that says more, or keeps serving pages past this, is in a loop.
+MAX_PAGES = 10_000
 
 _AUTH_HINT = (
     "check THRIVE_TENANT_ID and THRIVE_API_SECRET (or THRIVE_CLIENT_ID / THRIVE_CLIENT_SECRET), "
@@ -161,12 +163,15 @@ def load_thrive_audiences(
     session: requests.Session | None = None,
     extra_columns: Mapping[str, str] | None = None,
     strict: bool = False,
+    max_pages: int = MAX_PAGES,
 ) -> pd.DataFrame:
     """Every audience and structure of a Thrive tenant, as one tidy DataFrame.
 
     Page 1 comes first; pages 2 to ``totalPages`` then come ``max_workers`` at a time and land
     in page order. What the server says is trusted over arithmetic: a server that serves fewer
-    rows per page than asked is still read whole, and an empty page ends the read.
+    rows per page than asked is still read whole, past ``totalPages`` if need be. A page that
+    contradicts what the server said (empty, or short, where rows should be) is retried like a
+    5xx; a page that repeats another, or pages that never end, fail the load.
 
     A record and the row it becomes (trimmed)::
 
@@ -203,17 +208,22 @@ def load_thrive_audiences(
         extra_columns: more columns, ``{"name": "$.json.path"}`` on each raw record.
         strict: raise :class:`PaginationError` instead of warning when the rows read differ
             from the server's ``totalResults``.
+        max_pages: the most pages read (10,000), past ``totalPages`` included.
 
     Returns:
         The :data:`THRIVE_AUDIENCES` columns, one row per audience or structure, duplicate ids
         dropped. ``attrs``: ``source``, ``fetched_at``, ``tenant_id``, ``region``,
-        ``base_url``, ``api_controlled``, ``total_results``, ``pages``, ``duplicate_ids``.
+        ``base_url``, ``api_controlled``, ``total_results``, ``pages``, ``duplicate_ids``, and
+        ``partial``: True when fewer rows were read than ``total_results`` (a
+        :class:`TotalMismatchWarning` says so too).
 
     Raises:
         InputError: a bad argument or a missing credential, before any request.
         AuthError: the API or the token endpoint refused the credentials.
         ApiError: any other error status, or the API stayed unreachable after retries.
-        PaginationError: the pages never end, or (``strict``) the count is off.
+        PaginationError: a page stayed empty or short where the server said rows are, a page
+            repeats another, the pages never end (or pass ``max_pages``), or (``strict``) the
+            count is off.
     """
     # Secrets as Secret objects from here on: no frame below holds one as text.
     api_secret, client_secret = masked(api_secret), masked(client_secret)
@@ -223,6 +233,8 @@ def load_thrive_audiences(
         raise InputError(f"per_page must be a whole number from 1 to 1000, got {per_page!r}")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise InputError(f"per_page must be from 1 to {MAX_PER_PAGE}, got {per_page}")
+    if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
+        raise InputError(f"max_pages must be a whole number >= 1, got {max_pages!r}")
     extra = compile_extra_columns(extra_columns, reserved=THRIVE_AUDIENCES.names)
     # Checked as the lake checks it, before any request: a bad id is not the API key's fault.
     tenant = partition_id(
@@ -253,7 +265,9 @@ def load_thrive_audiences(
             status=status,
         ) as client,
     ):
-        pages = _fetch_pages(client, per_page, api_controlled, extra is not None, progress)
+        pages = _fetch_pages(
+            client, per_page, api_controlled, extra is not None, progress, max_pages
+        )
 
     df = _frame(pages, extra)
     duplicated = df["id"].duplicated() & df["id"].notna()
@@ -271,6 +285,7 @@ def load_thrive_audiences(
         total_results=total,
         pages=len(pages),
         duplicate_ids=duplicate_ids,
+        partial=total is not None and len(df) < total,
     )
     if total is not None and total != len(df):
         _count_mismatch(total, len(df), f"GET {client.base_url}{PATH}", strict=strict)
@@ -283,21 +298,37 @@ def _fetch_pages(
     api_controlled: bool | None,
     keep_raw: bool,
     progress: bool | None,
+    max_pages: int,
 ) -> list[_Page]:
-    """Page 1, then 2..totalPages in parallel, then on while the server says there is more."""
+    """Page 1, then 2..totalPages in parallel, then on while the server says there is more.
+
+    Every page is checked as it is parsed (:meth:`_Pager.check`), so a page that contradicts
+    page 1 is retried like a 5xx; one that still does after the retries fails the load.
+    """
+    pager = _Pager(f"GET {client.base_url}{PATH}", per_page, max_pages)
 
     def fetch(number: int) -> _Page:
         params = {"page": number, "perPage": per_page, "apiControlled": api_controlled}
-        return client.get(
-            PATH,
-            params,
-            parse=lambda body: _parse_page(body, keep_raw=keep_raw),
-            label=f"page {number}",
-        )
+        try:
+            return client.get(
+                PATH,
+                params,
+                parse=lambda body: pager.check(number, _parse_page(body, keep_raw=keep_raw)),
+                label=f"page {number}",
+            )
+        except ResponseError as exc:
+            fault = pager.faults.get(number)
+            if fault is None:
+                raise
+            raise PaginationError(
+                f"{fault}, on every try",  # the fault the last of the retries got
+                endpoint=exc.endpoint,
+                status=200,
+                hint="the server's paging is broken; try again later, or report it to Thrive",
+            ) from None
 
     first = fetch(1)
-    total_pages = _total_pages(first, client.base_url)
-    with progress_bar(total_pages, "Thrive audiences", progress) as bar:
+    with progress_bar(pager.pages, "Thrive audiences", progress) as bar:
         bar.update(1)
 
         def fetch_counted(number: int) -> _Page:
@@ -307,47 +338,128 @@ def _fetch_pages(
 
         pages = [first]
         if len(first):
-            pages += client.map(fetch_counted, range(2, total_pages + 1))
-    # An empty page ends the read, whatever totalPages said.
-    for i, page in enumerate(pages):
-        if not len(page):
-            return pages[: max(i, 1)]
-    return _read_past_total(fetch, pages, client.base_url)
+            pages += client.map(fetch_counted, range(2, pager.pages + 1))
+    return pager.read_past_total(fetch, pages)
 
 
-def _read_past_total(fetch: Any, pages: list[_Page], base_url: str) -> list[_Page]:
-    """Go on past ``totalPages`` while full pages still fall short of ``totalResults``.
+class _Pager:
+    """What page 1 said about the pages, and each page checked against it as it comes.
 
-    A server whose ``totalPages`` counts a page size other than the one it serves (it honours
-    ``limit``, or caps ``perPage``) would otherwise be read in part.
+    ``size`` is the rows a page holds: the ``perPage`` the server reports, or fewer when page 1
+    holds fewer (it honours ``limit``, or caps the page size) and is not the last page.
     """
-    total = _total_results(pages[0])
-    served = len(pages[0])
-    seen = sum(len(p) for p in pages)
-    budget = math.ceil(total / served) + 2 if total and served else 0
-    while total is not None and seen < total and len(pages[-1]) >= served and budget > 0:
-        page = fetch(len(pages) + 1)
-        if not len(page):
-            break
-        if _ids(page) == _ids(pages[-1]):
+
+    def __init__(self, endpoint: str, per_page: int, max_pages: int) -> None:
+        self.endpoint = endpoint
+        self.per_page = per_page
+        self.max_pages = max_pages
+        self.pages = 1
+        self.total: int | None = None
+        self.size = 0
+        self.reported_size = 0
+        self.faults: dict[int, str | None] = {}  # per page, the last try's fault
+        self._ids: dict[tuple[int, int], int] = {}  # a page's ids (hash, count) -> its number
+        self._lock = threading.Lock()
+
+    def check(self, number: int, page: _Page) -> _Page:
+        """``page``, or ValueError (retried) where it contradicts what the server said."""
+        self.faults[number] = None
+        if number == 1:
+            self._learn(page)
+        pagination = page.pagination or {}
+        # The page's own figures where it has them: the inventory may change while it is paged.
+        pages = _whole(pagination.get("totalPages"))
+        pages = self.pages if pages is None else pages
+        total = _whole(pagination.get("totalResults"))
+        total = self.total if total is None else total
+        rows = len(page)
+        fault = None
+        if not rows and (
+            (total is not None and total > (number - 1) * self.size)
+            or (total is None and 1 < number <= pages)
+        ):
+            fault = f"page {number} is empty, but the server reported {total} rows in {pages} pages"
+        elif 0 < rows < self.size and number < pages:
+            fault = (
+                f"page {number} holds {rows} rows, fewer than the {self.size} of a page, and is "
+                f"not the last of {pages} pages"
+            )
+        if fault is not None:
+            self.faults[number] = fault
+            raise ValueError(fault)
+        self._check_repeat(number, page)
+        return page
+
+    def read_past_total(self, fetch: Callable[[int], _Page], pages: list[_Page]) -> list[_Page]:
+        """Go on past ``totalPages`` while full pages still fall short of ``totalResults``.
+
+        A server whose ``totalPages`` counts a page size other than the one it serves (it
+        honours ``limit``, or caps ``perPage``) would otherwise be read in part. Its
+        ``totalPages`` counts at most the asked page size, so the pages it can mean are bounded
+        whatever ``totalResults`` says; past them (or past ``max_pages``) the pages never end.
+        """
+        total, size = self.total, self.size
+        seen = sum(len(p) for p in pages)
+        counted = max(self.per_page, self.reported_size, size)
+        limit = min(self.max_pages, math.ceil(self.pages * counted / size) + 2) if size else 0
+        while total is not None and seen < total and size and len(pages[-1]) >= size:
+            if len(pages) >= limit:
+                capped = limit == self.max_pages
+                raise PaginationError(
+                    f"the pages do not end: {len(pages)} pages of {size} rows read, every one "
+                    f"full, the server said totalPages={self.pages} and totalResults={total}",
+                    endpoint=self.endpoint,
+                    status=200,
+                    hint=(
+                        f"a tenant with more than {self.max_pages} pages needs max_pages= set "
+                        "higher"
+                        if capped
+                        else "the server's paging looks broken; report it to Thrive"
+                    ),
+                )
+            page = fetch(len(pages) + 1)
+            if not len(page):
+                break
+            pages.append(page)
+            seen += len(page)
+        return pages
+
+    def _learn(self, first: _Page) -> None:
+        pagination = first.pagination or {}
+        self.pages = _total_pages(first, self.endpoint, self.max_pages)
+        self.total = _total_results(first)
+        self.reported_size = _whole(pagination.get("perPage")) or 0
+        rows = len(first)
+        self.size = min(self.reported_size, rows) if self.reported_size and rows else rows
+        self.size = self.size or self.reported_size
+
+    def _check_repeat(self, number: int, page: _Page) -> None:
+        """A page with the same ids as another is a server that ignores ``page``."""
+        ids = tuple(i for i in page.columns["id"].to_pylist() if i is not None)
+        if not ids:
+            return
+        key = (hash(ids), len(ids))
+        with self._lock:
+            other = self._ids.setdefault(key, number)
+        if other != number:
+            first, second = sorted((other, number))
             raise PaginationError(
-                f"page {len(pages) + 1} repeats page {len(pages)}: the server ignores `page`",
-                endpoint=f"GET {base_url}{PATH}",
+                f"page {second} repeats page {first}: the same {len(ids)} records; the server "
+                "ignores `page`",
+                endpoint=self.endpoint,
                 status=200,
                 hint="check base_url: it should be Thrive's public API",
             )
-        pages.append(page)
-        seen += len(page)
-        budget -= 1
-    return pages
 
 
-def _ids(page: _Page) -> list[Any]:
-    ids: list[Any] = page.columns["id"].to_pylist()
-    return ids
+def _whole(value: Any) -> int | None:
+    """``value`` if it is a whole number >= 0, else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
 
 
-def _total_pages(page: _Page, base_url: str) -> int:
+def _total_pages(page: _Page, endpoint: str, max_pages: int) -> int:
     pagination = page.pagination or {}
     value = pagination.get("totalPages")
     if value is None:
@@ -355,24 +467,22 @@ def _total_pages(page: _Page, base_url: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise PaginationError(
             f"pagination.totalPages should be a whole number >= 0, got {value!r}",
-            endpoint=f"GET {base_url}{PATH}",
+            endpoint=endpoint,
             status=200,
         )
-    if value > MAX_PAGES:
+    if value > max_pages:
         raise PaginationError(
-            f"pagination.totalPages is {value}, more than {MAX_PAGES} pages",
-            endpoint=f"GET {base_url}{PATH}",
+            f"pagination.totalPages is {value}, more than {max_pages} pages",
+            endpoint=endpoint,
             status=200,
-            hint="the server's paging looks broken; try a larger per_page or report it to Thrive",
+            hint="the server's paging looks broken; try a larger per_page, pass max_pages= "
+            "for a tenant that really has that many pages, or report it to Thrive",
         )
     return max(value, 1)
 
 
 def _total_results(page: _Page) -> int | None:
-    value = (page.pagination or {}).get("totalResults")
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return None
+    return _whole((page.pagination or {}).get("totalResults"))
 
 
 def _count_mismatch(total: int, read: int, endpoint: str, *, strict: bool) -> None:
@@ -395,12 +505,16 @@ def _parse_page(body: Any, *, keep_raw: bool = False) -> _Page:
     it as a malformed response.
     """
     if isinstance(body, bytes | bytearray | memoryview | str) and not keep_raw:
-        page = _parse_arrow(body.encode() if isinstance(body, str) else bytes(body))
+        try:
+            data = body.encode() if isinstance(body, str) else bytes(body)
+        except UnicodeEncodeError:
+            data = b""  # a lone surrogate: not UTF-8 Arrow could read, the exact path keeps it
+        page = _parse_arrow(data) if len(data) < MAX_ARROW_BODY else _parse_pieces(data)
         if page is not None:
             return page
     if isinstance(body, bytes | bytearray | memoryview | str):
         try:
-            body = _json.loads(body)
+            body = _json.read_body(body)
         except _json.JSONDecodeError as exc:
             raise ValueError(f"the body is not JSON ({exc})") from exc
     pagination = None
@@ -480,6 +594,56 @@ def _parse_arrow(body: bytes) -> _Page | None:
     return _Page(columns, extra, pagination)
 
 
+def _parse_pieces(body: bytes) -> _Page:
+    """A body too big for one read by Arrow (its block size is an int32), read in pieces.
+
+    A piece is the body's opening up to ``"results":[``, the records between two split points
+    (a ``},{"`` outside strings, about :data:`PIECE_BYTES` apart), and ``]}``; the last piece
+    ends as the body does. Each piece is a body of its own, read by the fast or the exact path.
+
+    Raises:
+        ValueError: the body does not split into pieces that each read as a body.
+    """
+    start = _RESULTS.search(body, 0, _HEAD_BYTES)
+    if start is None:
+        raise _unsplit(body)
+    head, begin = body[: start.end()], start.end()
+    pieces: list[_Page] = []
+    while True:
+        cut = _SPLIT.search(body, begin + PIECE_BYTES)
+        piece = _piece(head + body[begin : cut.start() + 1] + b"]}" if cut else head + body[begin:])
+        if piece is None:
+            raise _unsplit(body)
+        pieces.append(piece)
+        if cut is None:
+            break
+        begin = cut.end()
+    pagination = next((p.pagination for p in reversed(pieces) if p.pagination), None)
+    columns = {col: pa.chunked_array([p.columns[col] for p in pieces]) for col in pieces[0].columns}
+    return _Page(columns, [row for p in pieces for row in p.extra], pagination)
+
+
+def _unsplit(body: bytes) -> ValueError:
+    return ValueError(
+        f"the body is {len(body):,} bytes, more than Arrow's JSON reader takes at once "
+        f"({MAX_ARROW_BODY:,}), and does not split into records that each read alone"
+    )
+
+
+def _piece(body: bytes) -> _Page | None:
+    """One piece read as a body, or None where it is not JSON (a split inside a record)."""
+    if len(body) >= MAX_ARROW_BODY:
+        return None
+    page = _parse_arrow(body)
+    if page is not None:
+        return page
+    try:
+        parsed = _json.read_body(body)
+    except _json.JSONDecodeError:
+        return None
+    return _parse_page(parsed)
+
+
 def _read_arrow(body: bytes) -> pa.Table | None:
     """The body as Arrow reads it against the documented shape, unknown keys inferred.
 
@@ -539,6 +703,13 @@ def _nesting(body: bytes) -> int:
 
 
 MAX_ARROW_DEPTH = 512
+#: Bytes of body Arrow's reader takes in one block (an int32); a bigger body is read in pieces.
+MAX_ARROW_BODY = 2**31 - 2
+PIECE_BYTES = 64 << 20  # about the size of each piece of a body read in pieces
+_HEAD_BYTES = 1 << 16  # where "results" must start for a body to be read in pieces
+_RESULTS = re.compile(rb'"results"[ \t\r\n]*:[ \t\r\n]*\[')
+# Between two objects of a list: outside any string (there a quote would be escaped).
+_SPLIT = re.compile(rb'\}[ \t\r\n]*,[ \t\r\n]*(?=\{[ \t\r\n]*")')
 MAX_TIMESTAMP_TEXT = 64  # bytes; "2024-03-01T10:00:00.123456789+01:00" is 35
 _OPENS_OBJECT = re.compile(rb"[ \t\r\n]*\{")
 _NOT_MARKS = bytes(b for b in range(256) if b not in b'"[]{}\\u')
@@ -644,7 +815,7 @@ def _collect_at(
 def _frame(pages: Sequence[_Page], extra_columns: ExtraColumns | None) -> pd.DataFrame:
     """The pages' columns joined, ``structure_id`` and ``extra`` derived, as a DataFrame."""
     columns = {
-        col: pa.concat_arrays([p.columns[col] for p in pages]) if len(pages) > 1 else array
+        col: _concat([p.columns[col] for p in pages]) if len(pages) > 1 else array
         for col, array in pages[0].columns.items()
     }
     # A structure is its own structure; an audience belongs to its parent's; a record whose
@@ -665,6 +836,11 @@ def _frame(pages: Sequence[_Page], extra_columns: ExtraColumns | None) -> pd.Dat
         raw = [record for p in pages for record in (p.raw or [])]
         more = extra_columns.evaluate(raw)
     return THRIVE_AUDIENCES.frame(columns, extra=more)
+
+
+def _concat(arrays: list[pa.Array | pa.ChunkedArray]) -> pa.Array:
+    chunks = [c for a in arrays for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])]
+    return pa.concat_arrays(chunks)
 
 
 def _extra_text(row: dict[str, Any], index: int) -> str:

@@ -24,12 +24,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
-import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._json import describe, dumps
+from ._json import JSONDecodeError, describe, dumps, is_unreadable, read_body
 from ._rules import ConditionColumns
 from ._schema import UNLESS_AUDIENCES, UNLESS_CONDITIONS, UNLESS_TAGS, UNLESS_VARIANTS
 from ._secrets import Secret, credential_problem, masked, resolve
@@ -67,6 +66,7 @@ _TIMES = {"startDate": "start_date", "createdDate": "created_date", "updatedDate
 _KNOWN = frozenset([*_STRINGS, *_INTS, *_BOOLS, *_TIMES, "rule", "variants", "audienceTags"])
 _VARIANT_KEYS = frozenset(("id", "name", "weight"))
 _INT64 = (-(2**63), 2**63 - 1)
+_EXACT_FLOAT = 2**53  # integers a double holds exactly
 _NONE = type(None)
 
 # Rules parsed per chunk: the conditions' Python lists never hold more than this many rules'
@@ -156,10 +156,12 @@ def normalize_unless(
         made), the ``website_ids`` found and the ``account_id`` when there is exactly one.
 
     Raises:
-        InputError: the body is not JSON (bytes that are not UTF-8 included) or not one of the
-            shapes above, or a parsed body holds a string that is not valid Unicode. A record
-            that is not an object does not raise: it becomes a row of nulls whose ``extra``
-            holds it under ``"record"`` and whose ``rule_error`` says what it was.
+        InputError: the body is not JSON or not one of the shapes above, or a parsed body holds
+            a string that is not valid Unicode. A record that is not an object does not raise:
+            it becomes a row of nulls whose ``extra`` holds it under ``"record"`` and whose
+            ``rule_error`` says what it was. Nor does a value on the wire that cannot be read
+            (a byte that is not UTF-8, a lone surrogate, ``1e400``): it is kept in ``extra``
+            as its raw text (see :func:`audframe._json.read_body`).
     """
     from ._extra import compile_extra_columns
 
@@ -183,7 +185,7 @@ def _finish(built: _Built, attrs: dict[str, Any]) -> UnlessAudiences:
     try:
         return built.finish(attrs)
     except UnicodeEncodeError as exc:
-        # Only a parsed body can hold one: text from the wire is UTF-8 or refused earlier.
+        # Only a parsed body can hold one: read_body keeps such text from the wire as raw text.
         raise InputError(
             f"a record holds a string that is not valid Unicode (a lone surrogate: {exc.reason})"
         ) from None
@@ -193,8 +195,8 @@ def _records(body: Any) -> list[Any]:
     """The records of any accepted body, or an InputError saying what arrived."""
     if isinstance(body, bytes | bytearray | memoryview | str):
         try:
-            body = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
+            body = read_body(body)
+        except JSONDecodeError as exc:
             raise InputError(f"an Unless body must be JSON; it is not: {exc}") from None
     if isinstance(body, Mapping):
         if "audiences" in body:
@@ -292,19 +294,23 @@ def _from_records(
 ) -> _Built:
     """Columns from parsed records: every value checked, nothing the API sent is lost.
 
-    ``websites`` (per record) and ``account_id``, the loader's, fill in where a record does not
-    say (or says something that is not a string, kept in ``extra``).
+    ``websites`` (per record) and ``account_id``, the loader's, are the ids the records were
+    fetched with, and key the rows whatever a record says: a record of website A that names
+    website B stays A's (so a load never writes B's partitions), its own differing id kept in
+    ``extra`` under ``websiteId`` (``accountId``), where the audit finds it.
     """
     n = len(records)
     empty: dict[str, Any] = {}
     rows: list[Mapping[str, Any]] = [r if isinstance(r, dict) else empty for r in records]
     # Per record, what goes to `extra`: unknown keys, then values that do not fit their column.
     extras: dict[int, dict[str, Any]] = {}
-    problems: dict[int, str] = {}
+    problems: dict[int, str] = {}  # rule_error for rows whose rule was not there to parse
+    not_objects: list[int] = []
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             extras[i] = {"record": record}
             problems[i] = f"record {i} is {describe(record)}, not an object; kept in extra"
+            not_objects.append(i)
         elif not _KNOWN.issuperset(record):
             extras[i] = {k: v for k, v in record.items() if k not in _KNOWN}
 
@@ -324,15 +330,23 @@ def _from_records(
         for i in bad:
             extras.setdefault(i, {})[key] = values[i]
     if websites is not None:
-        aud["website_id"] = [
-            w if w is not None else websites[i] for i, w in enumerate(aud["website_id"])
-        ]
+        aud["website_id"] = _asked(aud["website_id"], websites, "websiteId", extras)
     if account_id is not None:
-        aud["account_id"] = [account_id if a is None else a for a in aud["account_id"]]
+        aud["account_id"] = _asked(aud["account_id"], [account_id] * n, "accountId", extras)
 
     # A rule sent as an object is kept, and parsed, as its JSON text: exactly as if it had come
-    # as text (so one nested past orjson's depth limit is a rule_error either way).
-    rules = [r if r is None or type(r) is str else _json_text(r) for r in column("rule")]
+    # as text (so one nested past orjson's depth limit is a rule_error either way). A rule that
+    # could not be read at all is kept in extra, and said so.
+    rules = column("rule")
+    for i, rule in enumerate(rules):
+        if rule is None or type(rule) is str:
+            continue
+        if is_unreadable(rule):
+            extras.setdefault(i, {})["rule"] = rule
+            problems[i] = "the rule could not be read as text; kept in extra"
+            rules[i] = None
+        else:
+            rules[i] = _json_text(rule)
     aud["rule"] = rules
 
     variants: dict[str, list[Any]] = {
@@ -343,7 +357,7 @@ def _from_records(
     for i, row in enumerate(rows):
         n_variants.append(_add_variants(i, row.get("variants"), variants, extras))
         _add_tags(i, row.get("audienceTags"), tags, extras)
-    for i in problems:
+    for i in not_objects:
         n_variants[i] = None
     aud["n_variants"] = n_variants
 
@@ -353,6 +367,16 @@ def _from_records(
     aud["extra"] = extra
     chunks = ((s, rules[s : s + RULE_CHUNK]) for s in range(0, n, RULE_CHUNK))
     return _Built(aud, variants, tags, chunks, problems)
+
+
+def _asked(
+    own: list[str | None], asked: Sequence[str], key: str, extras: dict[int, dict[str, Any]]
+) -> list[str]:
+    """The ids asked for, one per row; a record's own differing id goes to ``extra``."""
+    for i, value in enumerate(own):
+        if value is not None and value != asked[i]:
+            extras.setdefault(i, {})[key] = value
+    return list(asked)
 
 
 def _keep_typed(
@@ -408,7 +432,10 @@ def _add_variants(
                 vid, keep = None, True
             if name is not None and type(name) is not str:
                 name, keep = None, True
-            if weight is not None and type(weight) not in (int, float):
+            if type(weight) is int and not -_EXACT_FLOAT <= weight <= _EXACT_FLOAT:
+                # Not a whole number a double holds: the column has the nearest, extra the digits.
+                weight, keep = _as_float(weight), True
+            elif weight is not None and type(weight) not in (int, float):
                 weight, keep = None, True
             if not _VARIANT_KEYS.issuperset(variant):
                 keep = True
@@ -420,6 +447,13 @@ def _add_variants(
     if keep:
         extras.setdefault(i, {})["variants"] = value
     return len(value)
+
+
+def _as_float(value: int) -> float | None:
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def _add_tags(
@@ -480,6 +514,11 @@ def _from_arrow(data: bytes | bytearray | memoryview) -> _Built | None:
     variant_values, tag_values = pc.list_flatten(variants), pc.list_flatten(tags)
     if variant_values.null_count or tag_values.null_count:
         return None  # a null variant or tag: the Python path keeps the raw list in extra
+    weights = pc.abs(pc.struct_field(variant_values, "weight"))
+    if pc.any(pc.greater_equal(weights, float(_EXACT_FLOAT))).as_py():
+        # Arrow rounds a weight of more digits than a double holds (to infinity past its range);
+        # the Python path keeps the digits in extra.
+        return None
     for key in _TIMES:
         low, high = pc.min_max(fields[key]).values()
         if low.is_valid and (low.as_py() < -_MS_BOUND or high.as_py() > _MS_BOUND):

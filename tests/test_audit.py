@@ -955,3 +955,63 @@ def test_sandbox_load_audits_to_the_planted_problems() -> None:
     # The server's total came with the load and matches the rows read.
     assert thrive.attrs["total_results"] == len(thrive)
     assert _found(audit(tables, now=SAMPLE_NOW)) == expected
+
+
+# --------------------------------------------------------------------------------------------
+# Values that could not be read, records that name another website (issue 11, cases 2 and 16)
+
+
+def test_thrive_unreadable_value_names_each_place_and_nothing_else() -> None:
+    rows = [
+        _t(S_API, "structure", extra='{"name":{"$unreadable":"\\"Caf\\\\xe9\\""},"x":1}'),
+        _t(S_UI, "structure", extra='{"note":"mentions $unreadable, holds none"}'),
+        _t(
+            S_EMPTY, "structure", extra='{"p":{"$unreadable:caf\\\\xe9":[{"$unreadable":"1e400"}]}}'
+        ),
+    ]
+    findings = audit(_frame(THRIVE_AUDIENCES, rows), checks=["thrive_unreadable_value"])
+    assert findings["key"].tolist() == [S_API, S_EMPTY]
+    assert findings["detail"].tolist() == [
+        'could not be read, kept in extra as sent: name="Caf\\xe9"',
+        "could not be read, kept in extra as sent: p key caf\\xe9; p.$unreadable:caf\\xe9[0]=1e400",
+    ]
+    assert set(findings["severity"]) == {"error"}
+
+
+def _a(rule_id: str, **kw: Any) -> dict[str, Any]:
+    return {"website_id": W1, "account_id": "acc-1", "rule_id": rule_id, "state": "live", **kw}
+
+
+def test_unless_foreign_record_names_both_ids() -> None:
+    rows = [
+        _a("from_b", extra='{"websiteId":"site-b"}'),
+        _a("other_account", extra='{"accountId":"acc-9","owner":"x"}'),
+        _a("both", extra='{"accountId":"acc-9","websiteId":"site-b"}'),
+        _a("wrong_type", extra='{"websiteId":5}'),  # a value of the wrong type, not another site
+        _a("same", extra=f'{{"websiteId":"{W1}"}}'),
+        _a("plain"),
+    ]
+    findings = audit(
+        {"unless/audiences": _frame(UNLESS_AUDIENCES, rows)}, checks=["unless_foreign_record"]
+    )
+    assert findings["key"].tolist() == ["both", "from_b", "other_account"]
+    details = dict(zip(findings["key"], findings["detail"], strict=True))
+    assert details["from_b"] == f"record names website 'site-b', loaded from website '{W1}'"
+    assert details["other_account"] == "record names account 'acc-9', loaded from account 'acc-1'"
+    assert details["both"].count("names") == 2
+
+
+def test_an_unreadable_rule_is_reported_once() -> None:
+    rows = [
+        _a(
+            "unread",
+            rule_error="the rule could not be read as text; kept in extra",
+            extra='{"rule":{"$unreadable":"\\"\\\\xff\\""}}',
+        ),
+        _a("bad", rule="{", rule_error="invalid JSON"),
+    ]
+    findings = audit({"unless/audiences": _frame(UNLESS_AUDIENCES, rows)}, now=NOW)
+    assert _found(findings) == {
+        ("unless_unreadable_value", "unread"),
+        ("unless_rule_error", "bad"),
+    }

@@ -9,6 +9,7 @@ seconds).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import audframe as af
+from audframe._json import dumps
 from audframe.unless import UnlessAudiences, normalize_unless
 
 FAST = settings(
@@ -51,11 +53,12 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
     max_leaves=12,
 )
-# What a body on the wire can hold here: integers orjson writes (64 bits).
+# What a body on the wire can hold here: integers past 64 bits too, which a wire body must read
+# as exactly as a parsed one (orjson alone would read them as floats).
 WIRE_SCALARS = (
     st.none()
     | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.integers(min_value=-(2**80), max_value=2**80)
     | st.floats(allow_nan=False, allow_infinity=False)
     | TEXT
 )
@@ -67,7 +70,11 @@ WIRE_JSON = st.recursive(
 
 
 def _wire(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    return dumps(value).encode()
+
+
+def _parsed(wire: bytes) -> Any:
+    return json.loads(wire)  # every integer exact
 
 
 THRIVE_KEYS = [
@@ -201,7 +208,7 @@ def test_thrive_any_json_value_where_the_body_or_pagination_should_be(body, pagi
 def test_thrive_wire_body_and_parsed_body_give_the_same_rows(records):
     body = {"results": records, "pagination": {"totalResults": len(records)}}
     wire = _wire(body)
-    parsed = orjson.loads(wire)
+    parsed = _parsed(wire)
     pd.testing.assert_frame_equal(af.normalize_thrive(wire), af.normalize_thrive(parsed))
 
 
@@ -267,6 +274,7 @@ def test_thrive_value_nested_600_deep_on_the_wire_is_kept():
 _SUBPROCESS_DEEP = """
 import sys
 import audframe as af
+from audframe._json import dumps
 from audframe.unless import normalize_unless
 levels = 200_000
 fn = af.normalize_thrive if sys.argv[1] == "thrive" else normalize_unless
@@ -295,37 +303,43 @@ def test_a_wire_body_nested_200000_deep_does_not_crash_the_interpreter(source):
 
 
 # ---- Thrive: bytes that are not UTF-8, strings that cannot be UTF-8 --------------------------
+# These pinned an InputError for the whole body; one bad value now keeps its record (the raw
+# text in `extra`) and the rest of the body (issue 11, case 16). A parsed body holding a Python
+# string that is not valid Unicode is still refused: no wire carried it.
 
 NAME_BYTES = st.binary(max_size=12).filter(
     lambda b: b'"' not in b and b"\\" not in b and all(c >= 0x20 for c in b)
 )
 
 
+def _sent_bytes(marker: dict[str, str]) -> bytes:
+    """The bytes a marker's raw text stands for (the strategies hold no backslash of their own)."""
+    shown = marker["$unreadable"]
+    return re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes.fromhex(m[1].decode()), shown.encode())
+
+
 @FAST
 @given(name=NAME_BYTES)
-def test_thrive_non_utf8_bytes_are_an_input_error_never_a_broken_string(name):
-    body = b'{"results":[{"id":"a","name":"' + name + b'"},{"id":"b"}]}'
-    result = _outcome(lambda: af.normalize_thrive(body))
+def test_thrive_non_utf8_bytes_keep_the_record_and_its_raw_text(name):
+    body = b'{"results":[{"id":"a","name":"' + name + b'","reference":"r"},{"id":"b"}]}'
+    df = af.normalize_thrive(body)
+    assert df["id"].tolist() == ["a", "b"]
+    assert df["reference"][0] == "r"
     try:
         text = name.decode("utf-8")
     except UnicodeDecodeError:
-        assert isinstance(result, af.InputError), "invalid UTF-8 became a row"
-        assert "UTF-8" in str(result)
+        assert pd.isna(df["name"][0]), "invalid UTF-8 became a string"
+        assert _sent_bytes(_extra(df["extra"][0])["name"]) == b'"' + name + b'"'
     else:
-        assert len(result) == 2
-        assert result["name"][0] == text
+        assert df["name"][0] == text
 
 
 @pytest.mark.parametrize(
     "body",
-    [
-        '{"results":[{"id":"\ud800"}]}',
-        [{"id": "a", "name": "\udc00"}],
-        [{"id": "a", "unknownKey": "\ud800"}],
-    ],
-    ids=["wire-str", "parsed-name", "parsed-unknown-key"],
+    [[{"id": "a", "name": "\udc00"}], [{"id": "a", "unknownKey": "\ud800"}]],
+    ids=["parsed-name", "parsed-unknown-key"],
 )
-def test_thrive_lone_surrogates_are_an_input_error(body):
+def test_thrive_lone_surrogates_in_a_parsed_body_are_an_input_error(body):
     with pytest.raises(af.InputError, match=r"surrogate|UTF-8"):
         af.normalize_thrive(body)
 
@@ -436,7 +450,7 @@ def test_unless_any_json_value_where_a_variant_should_be(variant):
 @given(records=st.lists(st.dictionaries(st.sampled_from(UNLESS_KEYS), WIRE_JSON), max_size=5))
 def test_unless_wire_body_and_parsed_body_give_the_same_tables(records):
     wire = _wire({"audiences": records})
-    parsed = orjson.loads(wire)
+    parsed = _parsed(wire)
     a, b = normalize_unless(wire), normalize_unless(parsed)
     for name, df in a.tables().items():
         pd.testing.assert_frame_equal(df, b.tables()[name], obj=name)
@@ -515,24 +529,23 @@ def test_unless_value_nested_10000_deep_is_kept_in_extra(record):
 
 
 # ---- Unless: bytes that are not UTF-8, strings that cannot be UTF-8 --------------------------
+# As for Thrive: these pinned an InputError; one bad value now keeps its record (case 16).
 
 
 @FAST
 @given(name=NAME_BYTES)
-def test_unless_non_utf8_bytes_are_an_input_error_never_a_broken_string(name):
-    body = b'{"audiences":[{"ruleId":"r","name":"' + name + b'"},{"ruleId":"s"}]}'
-    result = _outcome(lambda: normalize_unless(body))
+def test_unless_non_utf8_bytes_keep_the_record_and_its_raw_text(name):
+    body = b'{"audiences":[{"ruleId":"r","name":"' + name + b'","prio":3},{"ruleId":"s"}]}'
+    u = normalize_unless(body)
+    assert u.audiences["rule_id"].tolist() == ["r", "s"]
+    assert u.audiences["prio"][0] == 3
     try:
         text = name.decode("utf-8")
     except UnicodeDecodeError:
-        assert isinstance(result, af.InputError), "invalid UTF-8 became a row"
+        assert pd.isna(u.audiences["name"][0])
+        assert _sent_bytes(_extra(u.audiences["extra"][0])["name"]) == b'"' + name + b'"'
     else:
-        assert result.audiences["name"][0] == text
-
-
-def test_unless_lone_surrogate_in_a_str_body_is_an_input_error():
-    with pytest.raises(af.InputError, match=r"surrogate|UTF-8"):
-        normalize_unless('{"audiences":[{"ruleId":"\ud800"}]}')
+        assert u.audiences["name"][0] == text
 
 
 def test_unless_lone_surrogate_in_a_parsed_record_is_an_input_error():
@@ -544,6 +557,61 @@ def test_unless_lone_surrogate_in_a_parsed_record_is_an_input_error():
 def test_unless_int64_min_timestamp_on_the_wire_is_kept_in_extra(key):
     u = normalize_unless(orjson.dumps({"audiences": [{"ruleId": "r", key: -(2**63)}]}))
     assert _extra(u.audiences["extra"][0]) == {key: -(2**63)}
+
+
+# ---- one bad value in a body: the record kept, the rest loaded, the audit told (case 16) --------
+
+BAD_VALUES = {
+    # raw JSON text as sent -> the raw text kept in extra (bytes that are not UTF-8 as \\xNN)
+    "latin-1-byte": (b'"Caf\xe9"', '"Caf\\xe9"'),
+    "lone-surrogate-escape": (b'"\\ud800"', '"\\ud800"'),
+    "400-digit-number": (b"4" * 400, "4" * 400),
+    "1e400": (b"1e400", "1e400"),
+}
+
+
+def _bad_body(source: str, raw: bytes) -> bytes:
+    if source == "thrive":
+        good = b'{"id":"b","name":"Fine","reference":"rb"}'
+        bad = b'{"id":"a","reference":"ra","name":' + raw + b"}"
+        return b'{"results":[' + bad + b"," + good + b'],"pagination":{"totalResults":2}}'
+    good = b'{"ruleId":"b","name":"Fine","prio":2}'
+    bad = b'{"ruleId":"a","prio":1,"name":' + raw + b"}"
+    return b'{"audiences":[' + bad + b"," + good + b"]}"
+
+
+@pytest.mark.parametrize("kind", list(BAD_VALUES), ids=list(BAD_VALUES))
+@pytest.mark.parametrize("form", ["bytes", "str"])
+@pytest.mark.parametrize("source", ["thrive", "unless"])
+def test_one_bad_value_keeps_its_record_and_the_rest_of_the_body(source, form, kind):
+    raw, kept = BAD_VALUES[kind]
+    body: Any = _bad_body(source, raw)
+    if form == "str":
+        body = body.decode("utf-8", "surrogateescape").replace("\udce9", "\ud800")
+        kept = kept.replace("\\xe9", "\\ud800")  # a str body's lone surrogate, as its escape
+    if source == "thrive":
+        df = af.normalize_thrive(body)
+        key, other = "id", "reference"
+    else:
+        df = normalize_unless(body).audiences
+        key, other = "rule_id", "prio"
+    assert df[key].tolist() == ["a", "b"]
+    assert df[other].tolist() == (["ra", "rb"] if source == "thrive" else [1, 2])
+    assert df["name"].isna().tolist() == [True, False]
+    assert _extra(df["extra"][0]) == {"name": {"$unreadable": kept}}
+    findings = af.audit(normalize_unless(body) if source == "unless" else df)
+    found = findings[findings["check"] == f"{source}_unreadable_value"]
+    assert found["key"].tolist() == ["a"]
+    (detail,) = found["detail"].tolist()
+    assert detail.startswith(f"could not be read, kept in extra as sent: name={kept[:30]}")
+
+
+def test_a_body_that_is_not_json_is_still_refused_by_both_sources():
+    for body in (b"<html>\xff</html>", b'{"results":[{"id":"a","name":"\xff"}'):
+        with pytest.raises(af.InputError):
+            af.normalize_thrive(body)
+        with pytest.raises(af.InputError):
+            normalize_unless(body.replace(b"results", b"audiences"))
 
 
 # ---- the guard in front of Arrow's reader ----------------------------------------------------

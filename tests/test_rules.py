@@ -385,3 +385,92 @@ def test_well_formed_rules_match_the_contract(rule: Any, as_text: bool) -> None:
     found, error = parse_rule(json.dumps(rule) if as_text else rule)
     assert error is None
     assert [(c.path, c.depth, c.group_op, c.negated) for c in found] == reference(rule)
+
+
+# ---------------------------------------------------------------------------------------------
+# numbers keep their digits (orjson reads an integer past 64 bits as a float)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "text", "value_type"),
+    [
+        ("18446744073709551616", "18446744073709551616", "number"),
+        ("-9223372036854775809", "-9223372036854775809", "number"),
+        ("1e400", "1e400", "number"),
+        ("9" * 400, "9" * 400, "number"),
+        ("[1,18446744073709551616]", "[1,18446744073709551616]", "array"),
+        ('{"n":-9223372036854775809}', '{"n":-9223372036854775809}', "object"),
+        ("[1e400]", "[1e400]", "array"),
+        ("1e19", "1e+19", "number"),  # a float stays the float it is
+        ("9223372036854775807", "9223372036854775807", "number"),
+    ],
+    ids=[
+        "2**64",
+        "int64-min-minus-1",
+        "1e400",
+        "400-digits",
+        "in-an-array",
+        "in-an-object",
+        "1e400-in-an-array",
+        "big-float",
+        "int64-max",
+    ],
+)
+def test_numbers_in_a_rule_value_keep_their_digits(value: str, text: str, value_type: str) -> None:
+    rule = '{"or":[{"field":"a","operator":"eq","value":"/"},'
+    rule += '{"field":"x","operator":"eq","value":' + value + "}]}"
+    found, error = parse_rule(rule)
+    assert error is None
+    assert (found[1].value, found[1].value_type) == (text, value_type)
+    assert found[0].value == "/"
+
+
+def test_numbers_in_a_leafs_other_keys_keep_their_digits() -> None:
+    rule = '{"field":"x","operator":"eq","value":1,"max":18446744073709551616}'
+    ((c,), error) = parse_rule(rule)
+    assert error is None
+    assert (c.value, c.extra) == ("1", '{"max":18446744073709551616}')
+
+
+def test_a_big_integer_in_a_parsed_rule_object_keeps_its_digits() -> None:
+    ((c,), error) = parse_rule({"and": [leaf("x", 2**70)]})
+    assert error is None
+    assert c.value == str(2**70)
+
+
+def test_a_rule_with_a_big_integer_and_a_lone_surrogate_is_still_a_rule_error() -> None:
+    rule = '{"and":[{"field":"x","operator":"eq","value":[18446744073709551616,"\\ud800"]}]}'
+    found, error = parse_rule(rule)
+    assert found == []
+    assert error is not None
+    assert "surrogate" in error
+
+
+def test_rules_read_again_exactly_keep_their_place_among_the_others() -> None:
+    big = '{"and":[{"field":"b","operator":"eq","value":18446744073709551616}]}'
+    columns = ConditionColumns()
+    counts, errors = columns.extend([json.dumps({"and": [A]}), big, json.dumps({"or": [C, D]})])
+    assert (counts, errors) == ([1, 1, 2], [None, None, None])
+    got = columns.columns()
+    assert list(got["owner"]) == [0, 1, 2, 2]
+    assert got["value"] == ["v", "18446744073709551616", "v", "v"]
+    assert got["path"] == ["and[0]", "and[0]", "or[0]", "or[1]"]
+
+
+big_values = st.recursive(
+    st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(big_values, min_size=1, max_size=4))
+def test_rule_values_are_exact_json_of_what_was_sent(values: list[Any]) -> None:
+    """Whatever the numbers (integers of any size), each value reads back as what was sent."""
+    rule = json.dumps({"and": [leaf(f"f{i}", v) for i, v in enumerate(values)]})
+    found, error = parse_rule(rule)
+    assert error is None
+    for c, value in zip(found, values, strict=True):
+        assert c.value == value if isinstance(value, str) else json.loads(c.value) == value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -60,15 +61,87 @@ def test_server_whose_total_pages_counts_the_asked_size_is_read_past_it(
     assert requests_mock.call_count == 3
 
 
-def test_empty_page_before_total_pages_ends_the_read(requests_mock, thrive_env, thrive_records):
+def _serve(
+    pages: Callable[[int], list[dict[str, Any]]], *, total: int, total_pages: int, per: int
+) -> Callable[[Any, Any], dict[str, Any]]:
+    """A requests-mock callback serving ``pages(n)`` as page n, with the pagination given."""
+
+    def respond(request: Any, context: Any) -> dict[str, Any]:
+        page = int(request.qs["page"][0])
+        pagination = {"totalResults": total, "totalPages": total_pages, "page": page}
+        return {"results": pages(page), "pagination": {**pagination, "perPage": per}}
+
+    return respond
+
+
+def _fresh(n: int, page: int) -> list[dict[str, Any]]:
+    return [{"id": f"{page:012x}{i:012x}", "category": "structure"} for i in range(n)]
+
+
+def test_empty_page_before_total_pages_is_retried_then_a_pagination_error(
+    requests_mock, thrive_env, thrive_records, waits
+):
+    # It used to end the read: 10 of 25 rows, a warning. Now it is a fault (issue 11, case 3).
     requests_mock.get(THRIVE_URL, json=thrive_pager(thrive_records, empty_from=3))
-    with pytest.warns(af.TotalMismatchWarning, match=r"read 10 .* totalResults=25"):
+    with pytest.raises(PaginationError, match=r"page 3 is empty, but the server reported 25"):
+        _load(per_page=5, max_workers=1, max_retries=2)
+    pages = [int(r.qs["page"][0]) for r in requests_mock.request_history]
+    assert pages.count(3) == 3  # retried like a 5xx
+
+
+def test_empty_page_that_comes_right_on_a_retry_is_read_whole(
+    requests_mock, thrive_env, thrive_records
+):
+    pager = thrive_pager(thrive_records)
+    tries = {"page 3": 0}
+
+    def flaky(request: Any, context: Any) -> dict[str, Any]:
+        body = pager(request, context)
+        if request.qs["page"] == ["3"] and tries["page 3"] < 2:
+            tries["page 3"] += 1
+            body["results"] = []
+        return body
+
+    requests_mock.get(THRIVE_URL, json=flaky)
+    df = _load(per_page=5)
+    assert df["id"].tolist() == [r["id"] for r in thrive_records]
+    assert df.attrs["partial"] is False
+
+
+def test_short_page_before_the_last_is_retried_then_a_pagination_error(
+    requests_mock, thrive_env, thrive_records
+):
+    def rows(page: int) -> list[dict[str, Any]]:
+        chunk = thrive_records[(page - 1) * 5 : page * 5]
+        return chunk[:2] if page == 2 else chunk
+
+    requests_mock.get(THRIVE_URL, json=_serve(rows, total=25, total_pages=5, per=5))
+    with pytest.raises(PaginationError, match=r"page 2 holds 2 rows, fewer than the 5 of a page"):
+        _load(per_page=5, max_retries=1)
+
+
+def _short_by_two(thrive_records: list[dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """A server that says 25 rows and serves 23: its last page is short, nothing else is."""
+    return _serve(
+        lambda page: thrive_records[(page - 1) * 5 : min(page * 5, 23)],
+        total=25,
+        total_pages=5,
+        per=5,
+    )
+
+
+def test_rows_short_of_the_total_warn_and_mark_the_load_partial(
+    requests_mock, thrive_env, thrive_records
+):
+    requests_mock.get(THRIVE_URL, json=_short_by_two(thrive_records))
+    with pytest.warns(af.TotalMismatchWarning, match=r"read 23 .* totalResults=25"):
         df = _load(per_page=5)
-    assert df["id"].tolist() == [r["id"] for r in thrive_records[:10]]
+    assert len(df) == 23
+    assert (df.attrs["partial"], df.attrs["total_results"]) == (True, 25)
 
 
 def test_count_mismatch_raises_when_strict(requests_mock, thrive_env, thrive_records):
-    requests_mock.get(THRIVE_URL, json=thrive_pager(thrive_records, empty_from=2))
+    requests_mock.get(THRIVE_URL, json=_short_by_two(thrive_records))
     with pytest.raises(PaginationError, match="totalResults=25"):
         _load(per_page=5, strict=True)
 
@@ -92,11 +165,90 @@ def test_page_that_repeats_forever_is_a_pagination_error(requests_mock, thrive_e
         _load(per_page=5)
 
 
+def test_server_that_ignores_page_within_total_pages_is_a_pagination_error(
+    requests_mock, thrive_env, thrive_records
+):
+    # It used to be a warning (duplicates dropped); now the load fails (issue 11, case 3).
+    rows = thrive_records[:5]
+    requests_mock.get(THRIVE_URL, json=_serve(lambda page: rows, total=25, total_pages=5, per=5))
+    with pytest.raises(PaginationError, match=r"page \d repeats page \d: the same 5 records"):
+        _load(per_page=5, max_workers=1)
+
+
+def test_a_page_that_repeats_an_earlier_one_not_the_last_is_a_pagination_error(
+    requests_mock, thrive_env, thrive_records
+):
+    def rows(page: int) -> list[dict[str, Any]]:
+        return thrive_records[:5] if page == 3 else thrive_records[(page - 1) * 5 : page * 5]
+
+    requests_mock.get(THRIVE_URL, json=_serve(rows, total=25, total_pages=5, per=5))
+    with pytest.raises(PaginationError, match="page 3 repeats page 1"):
+        _load(per_page=5, max_workers=1)
+
+
+def test_lying_totals_with_fresh_ids_end_quickly(requests_mock, thrive_env):
+    # totalPages=1, totalResults=10**15, a full page of new ids every time: it read until
+    # memory ran out (issue 11, case 6). A full page past totalPages is read at most twice.
+    requests_mock.get(
+        THRIVE_URL, json=_serve(lambda page: _fresh(5, page), total=10**15, total_pages=1, per=5)
+    )
+    with pytest.raises(PaginationError, match="the pages do not end"):
+        _load(per_page=5)
+    assert requests_mock.call_count == 3
+
+
+def test_pages_alternating_between_two_id_sets_end_quickly(requests_mock, thrive_env):
+    requests_mock.get(
+        THRIVE_URL,
+        json=_serve(lambda page: _fresh(10, page % 2), total=10**15, total_pages=1, per=10),
+    )
+    with pytest.raises(PaginationError, match="page 3 repeats page 1"):
+        _load(per_page=10)
+    assert requests_mock.call_count == 3
+
+
+def test_reading_past_total_pages_stops_at_max_pages(requests_mock, thrive_env):
+    # A server that serves 1 row a page while asked 1000, and says 1 page: the 1000 pages it may
+    # mean are more than max_pages allows.
+    requests_mock.get(
+        THRIVE_URL, json=_serve(lambda page: _fresh(1, page), total=10**15, total_pages=1, per=1)
+    )
+    with pytest.raises(PaginationError, match="needs max_pages= set higher") as info:
+        _load(max_pages=20)
+    assert "20 pages of 1 rows read" in str(info.value)
+    assert requests_mock.call_count == 20
+
+
+def test_server_that_honours_limit_and_echoes_per_page_is_read_whole(
+    requests_mock, thrive_env, thrive_records
+):
+    # Serves 4 rows a page, says perPage=1000 and totalPages=1, as if it served what was asked.
+    requests_mock.get(
+        THRIVE_URL,
+        json=_serve(
+            lambda page: thrive_records[(page - 1) * 4 : page * 4],
+            total=25,
+            total_pages=1,
+            per=1000,
+        ),
+    )
+    df = _load(per_page=1000)
+    assert df["id"].tolist() == [r["id"] for r in thrive_records]
+    assert df.attrs["partial"] is False
+
+
 def test_absurd_total_pages_is_refused(requests_mock, thrive_env, thrive_records):
     body = {"results": thrive_records[:1], "pagination": {"totalResults": 1, "totalPages": 10**9}}
     requests_mock.get(THRIVE_URL, json=body)
-    with pytest.raises(PaginationError, match="more than 100000 pages"):
+    with pytest.raises(PaginationError, match="more than 10000 pages"):
         _load()
+
+
+def test_max_pages_raises_the_page_cap(requests_mock, thrive_env, thrive_records):
+    requests_mock.get(THRIVE_URL, json=thrive_pager(thrive_records))
+    with pytest.raises(PaginationError, match="totalPages is 25, more than 24 pages"):
+        _load(per_page=1, max_pages=24)
+    assert len(_load(per_page=1, max_pages=25)) == 25
 
 
 @pytest.mark.parametrize("flag", [True, False], ids=["api-controlled", "ui-made"])
@@ -350,6 +502,7 @@ def test_redirect_on_the_same_host_keeps_credentials(requests_mock, thrive_env, 
         ({"api_controlled": "yes"}, "api_controlled must be True, False or None"),
         ({"extra_columns": {"x": "$[[["}}, "not a valid JSONPath"),
         ({"extra_columns": {"name": "$.name"}}, "clashes with a column"),
+        ({"max_pages": 0}, "max_pages must be a whole number >= 1"),
     ],
     ids=[
         "region",
@@ -362,6 +515,7 @@ def test_redirect_on_the_same_host_keeps_credentials(requests_mock, thrive_env, 
         "api-controlled",
         "jsonpath",
         "extra-name-clash",
+        "max-pages",
     ],
 )
 def test_bad_settings_fail_before_any_request(requests_mock, thrive_env, kwargs, message):
@@ -617,3 +771,75 @@ def test_fast_path_equals_exact_path(records):
     from_bytes = af.normalize_thrive(json.dumps(_body(records)).encode())
     from_records = af.normalize_thrive(records)
     pd.testing.assert_frame_equal(from_bytes, from_records)
+
+
+# ---- a body past what Arrow's reader takes at once (issue 11, case 10) ----------------------
+
+BLOCK_LIMIT = 6_000  # stands in for Arrow's int32 block size, so no test allocates 2 GiB
+
+
+@pytest.fixture
+def small_arrow(monkeypatch: pytest.MonkeyPatch) -> None:
+    _small_arrow(monkeypatch)
+
+
+def _small_arrow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Arrow's reader with a block limit of BLOCK_LIMIT bytes, failing past it as the real one
+    fails past 2 GiB (OverflowError); audframe told the same limit."""
+    import pyarrow.json as pa_json
+
+    real = pa_json.ReadOptions
+
+    def read_options(*args: Any, block_size: int = 1 << 20, **kwargs: Any) -> Any:
+        if block_size > BLOCK_LIMIT:
+            raise OverflowError("value too large to convert to int32_t")
+        return real(*args, block_size=block_size, **kwargs)
+
+    monkeypatch.setattr(pa_json, "ReadOptions", read_options)
+    monkeypatch.setattr("audframe.thrive.MAX_ARROW_BODY", BLOCK_LIMIT, raising=False)
+    monkeypatch.setattr("audframe.thrive.PIECE_BYTES", 1_000, raising=False)
+
+
+def _many(thrive_records: list[dict[str, Any]], copies: int) -> list[dict[str, Any]]:
+    return [{**r, "id": f"{i:024x}"} for i in range(copies) for r in thrive_records[:8]]
+
+
+@pytest.mark.parametrize("layout", ["results-first", "pagination-first", "compact", "indented"])
+def test_a_body_past_arrows_block_size_is_read_in_pieces(thrive_records, layout):
+    records = _many(thrive_records, 6)
+    body = _body(records)
+    if layout == "pagination-first":
+        body = {"pagination": body["pagination"], "results": body["results"]}
+    options: dict[str, Any] = {
+        "compact": {"separators": (",", ":")},
+        "indented": {"indent": 2},
+    }.get(layout, {})
+    wire = json.dumps(body, ensure_ascii=False, **options).encode()
+    whole = af.normalize_thrive(wire)
+    assert len(wire) > 2 * BLOCK_LIMIT
+    with pytest.MonkeyPatch.context() as mp:
+        _small_arrow(mp)
+        pieces = af.normalize_thrive(wire)
+    pd.testing.assert_frame_equal(pieces, whole)
+    assert pieces.attrs["total_results"] == len(records)
+
+
+def test_a_body_past_arrows_block_size_with_an_odd_piece_is_read_in_pieces(
+    small_arrow, thrive_records
+):
+    records = _many(thrive_records, 6)
+    records[20]["name"] = 42  # a value of the wrong type: that piece takes the exact path
+    wire = json.dumps(_body(records), ensure_ascii=False).encode()
+    df = af.normalize_thrive(wire)
+    assert df["id"].tolist() == [r["id"] for r in records]
+    assert json.loads(df["extra"][20]) == {"name": 42}
+
+
+def test_a_body_past_arrows_block_size_that_does_not_split_is_one_input_error(
+    small_arrow, thrive_records
+):
+    records = _many(thrive_records, 6)
+    records[0]["nested"] = [{"a": i} for i in range(400)]  # no split point outside it
+    wire = json.dumps(_body(records)).encode()
+    with pytest.raises(InputError, match="more than Arrow's JSON reader takes at once"):
+        af.normalize_thrive(wire)

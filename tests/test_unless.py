@@ -216,9 +216,11 @@ def test_bodies_that_are_not_unless_raise(body: Any, message: str) -> None:
         normalize_unless(body)
 
 
-def test_a_str_body_with_a_lone_surrogate_is_an_input_error() -> None:
-    with pytest.raises(InputError, match="must be JSON"):
-        normalize_unless('{"audiences": [{"name": "\ud800"}]}')
+def test_a_str_body_with_a_lone_surrogate_keeps_the_record() -> None:
+    # It was an InputError for the whole body; the value is now kept as its escape (case 16).
+    u = normalize_unless('{"audiences": [{"ruleId": "r", "name": "\ud800"}]}')
+    assert u.audiences["rule_id"].tolist() == ["r"]
+    assert json.loads(u.audiences["extra"][0]) == {"name": {"$unreadable": '"\\ud800"'}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,6 +346,39 @@ def test_rules_are_parsed_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(unless, "RULE_CHUNK", 7)
     assert_same(normalize_unless(body), whole)
     assert_same(normalize_unless(json.loads(body)), whole)
+
+
+def test_a_rule_integer_past_64_bits_keeps_its_digits_on_the_fast_path() -> None:
+    rule = '{"or":[{"field":"n","operator":"in","value":[1,-9223372036854775809]}]}'
+    body = json.dumps({"audiences": [{"ruleId": "r", "websiteId": "w", "rule": rule}]}).encode()
+    assert unless._from_arrow(body) is not None  # the documented shape: Arrow reads it
+    assert normalize_unless(body).conditions["value"].tolist() == ["[1,-9223372036854775809]"]
+
+
+def test_a_whole_number_weight_past_a_double_keeps_its_digits_in_extra() -> None:
+    body = b'{"audiences":[{"ruleId":"r","variants":[{"id":"v","weight":18446744073709551617}]}]}'
+    u = normalize_unless(body)
+    assert u.variants["weight"].tolist() == [float(2**64)]
+    assert u.audiences["extra"][0] == '{"variants":[{"id":"v","weight":18446744073709551617}]}'
+    assert_same(u, normalize_unless(json.loads(body)))
+
+
+@pytest.mark.parametrize("piece_bytes", [None, 2_000], ids=["one-read", "in-pieces"])
+def test_a_weight_past_a_double_is_kept_not_read_as_infinity(
+    monkeypatch: pytest.MonkeyPatch, piece_bytes: int | None
+) -> None:
+    # Arrow's reader takes a 400-digit weight as infinity: the fast path must not keep that.
+    if piece_bytes is not None:
+        monkeypatch.setattr(unless, "_PIECE_BYTES", piece_bytes)
+    big = b'"weight":' + b"9" * 400
+    body = re.sub(rb'"weight":[0-9.]+', big, _make_body(40, seed=2), count=1)
+    assert body.count(big) == 1
+    assert unless._from_arrow(body) is None
+    u = normalize_unless(body)
+    (kept,) = u.audiences["extra"].dropna()
+    assert '{"$unreadable":"' + "9" * 400 + '"}' in kept
+    assert u.variants["weight"].isna().sum() == 1
+    assert not u.variants["weight"].isin([float("inf")]).any()
 
 
 def test_extra_columns_on_normalize() -> None:
@@ -490,6 +525,33 @@ def test_missing_website_and_account_are_filled_from_the_request(requests_mock: 
     assert u.audiences[["website_id", "account_id"]].iloc[0].tolist() == ["site-z", "acc-1"]
 
 
+def test_a_record_naming_another_website_stays_with_the_website_asked(
+    requests_mock: rm.Mocker,
+) -> None:
+    def answer(request: Any, context: Any) -> dict[str, Any]:
+        website = request.headers["x-website-id"]
+        slipped = record("site-b", "slipped", "live", accountId="acc-9", audienceTags=["x"])
+        return {"audiences": [record(website, "own", "live"), slipped]}
+
+    requests_mock.get(URL, json=answer)
+    u = load_unless_audiences(**CREDENTIALS, website_id="site-a", states="live")
+    a = u.audiences
+    assert a[["website_id", "account_id"]].values.tolist() == [["site-a", "acc-1"]] * 2
+    assert pd.isna(a["extra"][0])
+    assert json.loads(a["extra"][1]) == {"accountId": "acc-9", "websiteId": "site-b"}
+    for df in u.tables().values():
+        assert set(df["website_id"]) == {"site-a"}
+    assert u.attrs["website_ids"] == ["site-a"]
+
+
+def test_normalize_keeps_each_records_own_website() -> None:
+    body = {"audiences": [record("site-a", "a1", "live"), record("site-b", "b1", "live")]}
+    u = normalize_unless(body)
+    assert u.audiences["website_id"].tolist() == ["site-a", "site-b"]
+    assert u.audiences["extra"].isna().all()
+    assert u.attrs["website_ids"] == ["site-a", "site-b"]
+
+
 def test_secrets_never_reach_attrs_repr_or_tables(api: rm.Mocker) -> None:
     u = load_unless_audiences(**CREDENTIALS, website_id="site-a")
     text = repr(u) + repr(u.attrs) + "".join(df.to_csv() for df in u.tables().values())
@@ -608,10 +670,43 @@ def test_a_rule_object_nested_too_deep_is_a_rule_error_and_kept() -> None:
     assert pd.isna(row["n_conditions"])
 
 
-def test_bytes_that_are_not_utf8_are_an_input_error() -> None:
-    body = b'{"audiences":[{"ruleId":"r","name":"caf\xe9"}]}'
-    with pytest.raises(InputError, match="UTF-8"):
-        normalize_unless(body)
+def test_bytes_that_are_not_utf8_keep_the_record() -> None:
+    # It was an InputError for the whole body; the value is now kept, bytes shown (case 16).
+    body = b'{"audiences":[{"ruleId":"r","name":"caf\xe9","prio":4}]}'
+    row = normalize_unless(body).audiences.iloc[0]
+    assert (row["rule_id"], row["prio"]) == ("r", 4)
+    assert pd.isna(row["name"])
+    assert json.loads(row["extra"]) == {"name": {"$unreadable": '"caf\\xe9"'}}
+
+
+def test_a_rule_that_cannot_be_read_is_kept_and_said() -> None:
+    body = b'{"audiences":[{"ruleId":"r","rule":"{\\"and\\":[\xff]}","state":"live"}]}'
+    row = normalize_unless(body).audiences.iloc[0]
+    assert pd.isna(row["rule"])
+    assert pd.isna(row["n_conditions"])
+    assert row["rule_error"] == "the rule could not be read as text; kept in extra"
+    assert json.loads(row["extra"]) == {"rule": {"$unreadable": '"{\\"and\\":[\\xff]}"'}}
+
+
+@pytest.mark.parametrize("form", ["wire", "str", "loader"])
+def test_integers_past_64_bits_keep_their_digits(form: str, requests_mock: rm.Mocker) -> None:
+    rule = '{"and":[{"field":"n","operator":"gt","value":18446744073709551616}]}'
+    record = (
+        '{"ruleId":"r","websiteId":"w","accountId":"acc-1","prio":-9223372036854775809,'
+        '"owner":{"id":123456789012345678901234567890},"rule":' + json.dumps(rule) + "}"
+    )
+    body = '{"audiences":[' + record + "]}"
+    if form == "loader":
+        requests_mock.get(URL, text=body)
+        u = load_unless_audiences(**CREDENTIALS, website_id="w", states="live")
+    else:
+        u = normalize_unless(body.encode() if form == "wire" else body)
+    row = u.audiences.iloc[0]
+    assert pd.isna(row["prio"])
+    assert row["extra"] == (
+        '{"owner":{"id":123456789012345678901234567890},"prio":-9223372036854775809}'
+    )
+    assert u.conditions["value"].tolist() == ["18446744073709551616"]
 
 
 def test_a_lone_surrogate_in_a_parsed_record_is_an_input_error() -> None:
