@@ -10,11 +10,13 @@ ratios against a baseline measured in the same run: the machines are shared and 
 :func:`run_child` is the fresh process for anything else (a load through the sandbox): it
 calls ``module.function(*args)`` there and returns the dict that function returned;
 :func:`peak_start` and :func:`peak_since` measure memory inside it. :func:`table` prints the
-figures as a Markdown table, :func:`against` the ratio with its goal beside it.
+figures as a Markdown table, :func:`against` the ratio with its goal beside it;
+:func:`arguments` is every benchmark's command line, :func:`say` its progress (on stderr).
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import importlib
 import json
@@ -103,17 +105,19 @@ def peak_since(start: int) -> int:
 
 
 def interleaved(
-    cases: Mapping[str, Callable[[], Mapping[str, Any]]], rounds: int
+    cases: Mapping[str, Callable[[], Mapping[str, Any]]], rounds: int, *, label: str = ""
 ) -> dict[str, dict[str, Any]]:
     """Best of ``rounds``: each round runs every case once, in turn.
 
     A case returns at least ``seconds`` (and maybe ``peak_bytes``). Per case this keeps the
     fastest run's figures, with the highest ``peak_bytes`` of all its runs (memory is not
     slowed by the neighbours, and the worst run is the one a user must have room for).
+    Each run is announced on stderr, after ``label``.
     """
     best: dict[str, dict[str, Any]] = {}
-    for _ in range(rounds):
+    for r in range(rounds):
         for name, case in cases.items():
+            say(f"{label}: round {r + 1}/{rounds}, {name}")
             gc.collect()
             result = dict(case())
             kept = best.get(name)
@@ -122,6 +126,21 @@ def interleaved(
                 kept = result
             best[name] = {**kept, "peak_bytes": peak}
     return best
+
+
+def arguments(doc: str | None, *, rounds: bool = True) -> argparse.ArgumentParser:
+    """A benchmark's parser: ``--help`` shows its whole docstring; ``--rounds`` (default 3)."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    if rounds:
+        parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; best kept")
+    return parser
+
+
+def say(text: str) -> None:
+    """Progress, on stderr: stdout is for the table."""
+    print(f"  {text}", file=sys.stderr, flush=True)
 
 
 def timed(fn: Callable[[], Any]) -> dict[str, Any]:

@@ -29,7 +29,6 @@ A fast path that gained speed by dropping data fails here, however quick it is.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Callable
@@ -41,7 +40,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import against, interleaved, measure, table, write_body
+from _harness import against, arguments, interleaved, measure, say, table, write_body
 from normalize import thrive_page, thrive_records
 from normalize_unless import make_records
 
@@ -132,7 +131,6 @@ SOURCES = {
 
 def run(source: Source, n: int, rounds: int) -> list[list[str]]:
     """The table's rows for one source and size."""
-    say = _progress(f"{source.name} {n:,}")
     records = source.records(n, 0)
     warm_records = source.records(WARMUP_RECORDS, 1)
     bodies = {"clean": write_body(source.dumps(records), f"drift-{source.name}-{n}-clean")}
@@ -145,19 +143,17 @@ def run(source: Source, n: int, rounds: int) -> list[list[str]]:
         warmups[drift.label] = write_body(
             source.dumps(drift.apply(warm_records)[0]), f"drift-{source.name}-warmup-{k}"
         )
-        say(f"checking {drift.label}")
+        say(f"{source.name} {n:,}: checking {drift.label}")
         checks[drift.label] = source.check(body, drifted, drift, where)
         del drifted, body
     del records
 
     def case(label: str) -> Callable[[], dict[str, Any]]:
-        def run_once() -> dict[str, Any]:
-            say(f"timing {label}")
-            return measure("audframe", source.function, bodies[label], warmups[label], repeat=1)
+        return lambda: measure("audframe", source.function, bodies[label], warmups[label], repeat=1)
 
-        return run_once
-
-    best = interleaved({label: case(label) for label in bodies}, rounds)
+    best = interleaved(
+        {label: case(label) for label in bodies}, rounds, label=f"{source.name} {n:,}"
+    )
     sizes = {label: path.stat().st_size for label, path in bodies.items()}
     for path in [*bodies.values(), *warmups.values()]:
         path.unlink()
@@ -199,17 +195,8 @@ HEADERS = [
 ]
 
 
-def _progress(prefix: str) -> Callable[[str], None]:
-    def say(text: str) -> None:
-        print(f"  {prefix}: {text}", file=sys.stderr, flush=True)
-
-    return say
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--source", choices=["thrive", "unless", "all"], default="all")
     parser.add_argument(
         "--thrive", type=int, nargs="+", default=[100_000], metavar="N", help="Thrive records"
@@ -218,7 +205,6 @@ def main(argv: list[str] | None = None) -> int:
         "--unless", type=int, nargs="+", default=[100_000], metavar="N", help="Unless audiences"
     )
     parser.add_argument("--big", action="store_true", help="also Thrive at 1,000,000 records")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; best kept")
     args = parser.parse_args(argv)
     plan = []
     if args.source in ("thrive", "all"):

@@ -31,7 +31,6 @@ no higher than today's, 2.4x).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import math
@@ -51,11 +50,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (
     against,
+    arguments,
     interleaved,
     measure,
     peak_since,
     peak_start,
     run_child,
+    say,
     table,
     write_body,
 )
@@ -158,7 +159,7 @@ def load_bytes(kwargs: str, per_page: str, workers: str, pages: str) -> dict[str
 
 def run(n: int, per_page: int, workers: int, rounds: int) -> tuple[str, str]:
     """Both tables for a tenant of ``n`` records."""
-    _say(f"making {n:,} records")
+    say(f"making {n:,} records")
     records = thrive_records(n, 0)
     root = make_root(records)
     body = write_body(page_body(records, per_page), f"e2e-{n}")
@@ -173,7 +174,7 @@ def run(n: int, per_page: int, workers: int, rounds: int) -> tuple[str, str]:
                 "bytes": lambda: _child("load_bytes", text, per_page, workers, pages),
                 "normalize": lambda: _child_measure(body, warmup),
             }
-            best = interleaved(cases, rounds)
+            best = interleaved(cases, rounds, label=f"{n:,} records")
     finally:
         shutil.rmtree(root)
         body.unlink()
@@ -229,27 +230,18 @@ def run(n: int, per_page: int, workers: int, rounds: int) -> tuple[str, str]:
 
 
 def _child(function: str, *args: Any) -> dict[str, Any]:
-    _say(f"timing {function}")
     return run_child("e2e", function, *map(str, args))
 
 
 def _child_measure(body: Path, warmup: Path) -> dict[str, Any]:
-    _say("timing normalize_thrive alone")
     return measure("audframe", "normalize_thrive", body, warmup, repeat=1)
 
 
-def _say(text: str) -> None:
-    print(f"  {text}", file=sys.stderr, flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--records", type=int, default=221_000, help="the tenant's records")
     parser.add_argument("--per-page", type=int, default=1000, help="rows asked per page")
     parser.add_argument("--workers", type=int, default=4, help="max_workers, and the pool's")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; best kept")
     args = parser.parse_args(argv)
     load, normaliser = run(args.records, args.per_page, args.workers, args.rounds)
     print(

@@ -17,7 +17,6 @@ rounds at 8 workers, where page 1 alone first makes 4.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -28,7 +27,7 @@ from audframe.sandbox import Sandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import against, table
+from _harness import against, arguments, table
 
 GOAL = 1.15  # issue 13: against a full first round
 TODAY_GOAL = 1.3  # issue 4: against page 1 alone, then full rounds
@@ -86,9 +85,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__, rounds=False)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--per-page", type=int, default=124)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4, 8])
