@@ -177,7 +177,9 @@ def _figure(text: str) -> bool:
 
 
 def write_body(body: bytes, name: str) -> Path:
-    path = Path(tempfile.gettempdir()) / f"audframe-bench-{name}.json"
+    """``body`` in a temporary file; the name holds this process's id, so benchmarks run from
+    several checkouts at once never read each other's bodies."""
+    path = Path(tempfile.gettempdir()) / f"audframe-bench-{os.getpid()}-{name}.json"
     path.write_bytes(body)
     return path
 
