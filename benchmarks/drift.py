@@ -12,7 +12,8 @@ body is the same records with one change, each a row of the table:
 - one record in 1,000 holds a value of another type than documented: Thrive
   ``apiControlled: "yes"``, Unless ``prio: "high"``;
 - one record in 1,000, or every record, gains a flat unknown key (a string). Issue 13 asks
-  this of Unless; Thrive already holds it, and its rows are here so that it keeps holding.
+  this of Unless and says Thrive already holds it; Thrive's rows are here to show whether it
+  does, and that it keeps doing so.
 
 Every body is timed by ``_harness.measure`` on ``audframe.normalize_thrive`` or
 ``audframe.normalize_unless`` itself: a fresh process, a warm-up call on a small body with the
