@@ -26,6 +26,18 @@ from _harness import measure, row, write_body
 
 def thrive_body(n: int, seed: int = 0) -> bytes:
     """A realistic page body of ``n`` records: structures of ~50 audiences, unicode, gaps."""
+    return thrive_page(thrive_records(n, seed))
+
+
+def thrive_page(records: list[dict[str, Any]]) -> bytes:
+    """``records`` as one page body, ``{"results": [...], "pagination": {...}}``."""
+    n = len(records)
+    pagination = {"totalResults": n, "totalPages": 1, "page": 1, "perPage": n}
+    return json.dumps({"results": records, "pagination": pagination}).encode()
+
+
+def thrive_records(n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """The records of :func:`thrive_body`: the same for the same seed."""
     rnd = random.Random(seed)
     records: list[dict[str, Any]] = []
     parent: dict[str, Any] = {}
@@ -59,8 +71,7 @@ def thrive_body(n: int, seed: int = 0) -> bytes:
                 "updatedAt": None if i % 7 == 0 else created + "Z",
             }
         )
-    pagination = {"totalResults": n, "totalPages": 1, "page": 1, "perPage": n}
-    return json.dumps({"results": records, "pagination": pagination}).encode()
+    return records
 
 
 def thrive_baseline(body: bytes) -> Any:

@@ -45,6 +45,11 @@ OPERATORS = ["equals", "contains", "starts_with", "not_equals", "greater_than", 
 
 def make_body(n: int, *, seed: int = 7) -> bytes:
     """A ``{"audiences": [...]}`` body of ``n`` audiences, the same for the same seed."""
+    return orjson.dumps({"audiences": make_records(n, seed=seed)})
+
+
+def make_records(n: int, *, seed: int = 7) -> list[dict[str, Any]]:
+    """The audiences of :func:`make_body`."""
     rnd = random.Random(seed)
     websites = [str(uuid.UUID(int=rnd.getrandbits(128))) for _ in range(4)]
     account = str(uuid.UUID(int=rnd.getrandbits(128)))
@@ -76,7 +81,7 @@ def make_body(n: int, *, seed: int = 7) -> bytes:
             record["duration"] = rnd.randrange(1, 90)
             record["durationType"] = rnd.choice(("minutes", "hours", "days"))
         records.append(record)
-    return orjson.dumps({"audiences": records})
+    return records
 
 
 def _variants(rnd: random.Random) -> list[dict[str, Any]]:

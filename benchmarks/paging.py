@@ -1,71 +1,110 @@
-"""Thrive paging through the sandbox against the latency bound.
+"""Thrive paging through the sandbox against the latency bounds.
 
-The loader fetches page 1, then the remaining pages ``max_workers`` at a time, so with a fixed
-per-request latency L and P pages it cannot beat ``L * (1 + ceil((P - 1) / workers))``. This
-prints, per ``max_workers``, the best wall time of a few runs, that bound and their ratio.
-The goal (issue 4) is a ratio within 1.3 at 8 workers.
+With a fixed per-request latency L and P pages, a loader that sends its first round full (pages
+1 to ``workers`` at once) cannot beat ``L * ceil(P / workers)``: issue 13's goal is a ratio
+within 1.15 of that at 8 workers. Today's loader fetches page 1 alone, then the rest
+``workers`` at a time, so its own bound is ``L * (1 + ceil((P - 1) / workers))``; issue 4
+held it within 1.3 of that. Both ratios are printed, per ``max_workers``: the best wall time of
+``--repeat`` runs (the worker counts take turns, so noise hits each alike), each bound, each
+ratio beside its goal.
 
-    python benchmarks/paging.py                      # 50 ms, 100 rows per page, 1/4/8 workers
+    python benchmarks/paging.py                      # 50 ms, 124 rows per page, 1/4/8 workers
     python benchmarks/paging.py --workers 1 2 4 8 16 --repeat 5 --check
+
+The sandbox's 2,833 records at 124 rows per page make 23 pages, issue 13's case: 3 full
+rounds at 8 workers, where page 1 alone first makes 4.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
+import sys
 import time
+from pathlib import Path
 
 import audframe
 from audframe.sandbox import Sandbox
 
-GOAL = 1.3
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import against, arguments, table
+
+GOAL = 1.15  # issue 13: against a full first round
+TODAY_GOAL = 1.3  # issue 4: against page 1 alone, then full rounds
+
+
+def full_rounds(latency_s: float, pages: int, workers: int) -> float:
+    """The least time paging can take: rounds of ``workers`` pages from page 1 on."""
+    return latency_s * math.ceil(pages / workers)
 
 
 def bound(latency_s: float, pages: int, workers: int) -> float:
-    """The least time paging can take: page 1, then rounds of ``workers`` pages."""
+    """The least time today's paging can take: page 1, then rounds of ``workers`` pages."""
     return latency_s * (1 + math.ceil((pages - 1) / workers))
 
 
-def run(latency_ms: float, per_page: int, workers: list[int], repeat: int) -> dict[int, float]:
-    """Best-of-``repeat`` seconds per worker count; prints one line each."""
+def run(
+    latency_ms: float, per_page: int, workers: list[int], repeat: int
+) -> dict[int, tuple[float, float]]:
+    """Per worker count, the best time over each bound; prints the table."""
     latency_s = latency_ms / 1000
-    ratios: dict[int, float] = {}
+    best = dict.fromkeys(workers, math.inf)
+    rows: dict[int, int] = {}
     with Sandbox(latency_ms=latency_ms, faults="none") as sb:
         kwargs = sb.thrive_kwargs()
         print(f"sandbox {sb.url}, latency {latency_ms:g} ms, {per_page} rows per page")
-        print(f"{'workers':>7} {'pages':>5} {'seconds':>8} {'bound':>7} {'ratio':>6}")
-        for w in workers:
-            best = math.inf
-            rows = 0
-            for _ in range(repeat):
+        for _ in range(repeat):
+            for w in workers:
                 started = time.perf_counter()
                 df = audframe.load_thrive_audiences(
                     **kwargs, per_page=per_page, max_workers=w, progress=False
                 )
-                best = min(best, time.perf_counter() - started)
-                rows = len(df)
-            pages = math.ceil(rows / per_page)
-            limit = bound(latency_s, pages, w)
-            ratios[w] = best / limit
-            print(f"{w:>7} {pages:>5} {best:>8.3f} {limit:>7.3f} {ratios[w]:>6.2f}")
+                best[w] = min(best[w], time.perf_counter() - started)
+                rows[w] = len(df)
+    ratios: dict[int, tuple[float, float]] = {}
+    lines = []
+    for w in workers:
+        pages = math.ceil(rows[w] / per_page)
+        full, today = full_rounds(latency_s, pages, w), bound(latency_s, pages, w)
+        ratios[w] = (best[w] / full, best[w] / today)
+        lines.append(
+            [
+                w,
+                pages,
+                f"{best[w]:.3f}",
+                f"{full:.3f}",
+                *against(ratios[w][0], GOAL),
+                f"{today:.3f}",
+                *against(ratios[w][1], TODAY_GOAL),
+            ]
+        )
+    headers = ["workers", "pages", "seconds", "L x ceil(P/w)", "ratio", "goal", "met"]
+    headers += ["L x (1 + ceil((P-1)/w))", "ratio", "goal (issue 4)", "met"]
+    print(table(headers, lines))
     return ratios
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, rounds=False)
     parser.add_argument("--latency-ms", type=float, default=50.0)
-    parser.add_argument("--per-page", type=int, default=100)
+    parser.add_argument("--per-page", type=int, default=124)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--repeat", type=int, default=3, help="runs per worker count; best kept")
     parser.add_argument(
-        "--check", action="store_true", help=f"exit 1 if the most workers' ratio exceeds {GOAL}"
+        "--check",
+        action="store_true",
+        help=f"exit 1 if the most workers' ratios miss {GOAL} (full rounds) or {TODAY_GOAL}",
     )
     args = parser.parse_args(argv)
     ratios = run(args.latency_ms, args.per_page, args.workers, args.repeat)
     top = max(args.workers)
-    verdict = "within" if ratios[top] <= GOAL else "OVER"
-    print(f"goal: ratio <= {GOAL} at {top} workers: {ratios[top]:.2f} ({verdict})")
-    return 1 if args.check and ratios[top] > GOAL else 0
+    full, today = ratios[top]
+    print(
+        f"goal at {top} workers: {full:.2f} <= {GOAL} against full rounds "
+        f"({'met' if full <= GOAL else 'NOT met'}); {today:.2f} <= {TODAY_GOAL} against "
+        f"page 1 alone, then full rounds ({'met' if today <= TODAY_GOAL else 'NOT met'})"
+    )
+    return 1 if args.check and (full > GOAL or today > TODAY_GOAL) else 0
 
 
 if __name__ == "__main__":
