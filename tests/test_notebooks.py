@@ -1,7 +1,9 @@
 """Every notebook runs top to bottom, so none of them rots.
 
-Each runs fresh, in its own folder as Jupyter does, with a temporary folder of its own: what it
-writes must land there, never in the checkout.
+The notebooks are committed with their outputs, so they read on GitHub without running;
+``python tests/test_notebooks.py`` runs them again and saves them. The slow tests never look at
+those saved outputs: they clear them and run each notebook fresh, in its own folder as Jupyter
+does, with a temporary folder of their own.
 """
 
 from __future__ import annotations
@@ -122,5 +124,28 @@ def test_quickstart_plots_every_audience_by_its_number_of_variants(
     assert (int(plotted[1]), int(plotted[2])) == (sample, sample)
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_is_saved_with_its_outputs(path: Path) -> None:
+    """GitHub shows a notebook as saved: every code cell run in order, plots included."""
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    hint = "run `python tests/test_notebooks.py` to run the notebooks and save them"
+    assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1)), hint
+    assert any("image/png" in o.get("data", {}) for o in _outputs(notebook)), hint
+    assert not [o for o in _outputs(notebook) if o.output_type == "error"]
+    assert _stream(notebook, "stderr") == ""
+    # Nothing of the machine that ran them: its checkout's path, or when each cell ran.
+    text = path.read_text(encoding="utf-8")
+    assert str(ROOT) not in text
+    assert "site-packages" not in text
+    assert "iopub.execute_input" not in text
+
+
 def test_there_are_notebooks() -> None:
     assert {p.stem for p in NOTEBOOKS} >= {"quickstart", "audit"}
+
+
+if __name__ == "__main__":
+    for path in NOTEBOOKS:
+        nbformat.write(run_notebook(path), path)
+        print(f"saved {path.relative_to(ROOT)} with its outputs")
