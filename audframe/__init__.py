@@ -20,8 +20,8 @@ from .errors import (
     StorageError,
 )
 from .lake import list_snapshots, read_lake, to_parquet
-from .thrive import TotalMismatchWarning, load_thrive_audiences, normalize_thrive
-from .unless import UnlessAudiences, load_unless_audiences, normalize_unless
+from .sources.thrive.fetch import TotalMismatchWarning, load_thrive_audiences, normalize_thrive
+from .sources.unless.normalize import UnlessAudiences, load_unless_audiences, normalize_unless
 
 __all__ = [
     "ApiError",

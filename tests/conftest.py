@@ -26,7 +26,7 @@ def thrive_records() -> list[dict[str, Any]]:
 def _no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Retries wait on a clock that does not tick; tests read the waits instead."""
     waits: list[float] = []
-    monkeypatch.setattr("audframe._http._sleep", lambda seconds, stop: waits.append(seconds))
+    monkeypatch.setattr("audframe.http.client._sleep", lambda seconds, stop: waits.append(seconds))
     return waits
 
 

@@ -14,7 +14,7 @@ import pytest
 
 import audframe as af
 from audframe.sandbox import Sandbox, fault_profile
-from audframe.unless import UnlessAudiences, load_unless_audiences
+from audframe.sources.unless.normalize import UnlessAudiences, load_unless_audiences
 
 TIMEOUT = 0.5  # seconds; the "slow" fault answers a little after it
 PATH = "/api/v1/public/audiences"

@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import audframe as af
-from audframe import lake
 from audframe.cli import main as cli_main
+from audframe.lake import write as lake
 from audframe.sandbox import SANDBOX_THRIVE, SANDBOX_UNLESS, Sandbox
 
 INTERRUPTED = "audframe: interrupted; nothing partial was left behind"

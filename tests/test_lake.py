@@ -22,7 +22,6 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from audframe import lake
 from audframe._schema import (
     THRIVE_AUDIENCES,
     UNLESS_AUDIENCES,
@@ -32,7 +31,8 @@ from audframe._schema import (
 )
 from audframe.errors import InputError
 from audframe.lake import list_snapshots, read_lake, to_parquet
-from audframe.unless import UnlessAudiences
+from audframe.lake import write as lake
+from audframe.sources.unless.normalize import UnlessAudiences
 
 D1, D2 = dt.date(2026, 11, 22), dt.date(2026, 11, 23)
 TENANT_A, TENANT_B = "eu-west-2_AbcdEfghI", "eu-west-2_Zyxwvutsr"
@@ -395,7 +395,7 @@ def test_crash_mid_write_keeps_old_partitions(
 
 KILLER = """
 import os, pickle, signal, sys
-from audframe import lake
+from audframe.lake import write as lake
 
 write = lake._write_synced
 def killed_after_first(path, data):

@@ -23,9 +23,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from audframe import lake
 from audframe.errors import InputError, StorageError
 from audframe.lake import list_snapshots, read_lake, to_parquet
+from audframe.lake import write as lake
 from tests.test_lake import TENANT_A, thrive, unless
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +49,7 @@ def _digests(root: Path) -> dict[str, str]:
 WRITER = """
 import pickle, sys
 from pathlib import Path
-from audframe import lake
+from audframe.lake import write as lake
 
 loads = pickle.loads(Path(sys.argv[1]).read_bytes())
 root, stop = sys.argv[2], Path(sys.argv[3])
@@ -249,7 +249,7 @@ def test_hidden_files_stay_and_older_part_files_go(tmp_path: Path) -> None:
 KILLED_BETWEEN_RENAMES = """
 import os, pickle, signal, sys
 from pathlib import Path
-from audframe import lake
+from audframe.lake import write as lake
 
 replace, renamed = os.replace, []
 def rename_then_die(src, dst):

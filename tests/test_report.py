@@ -16,7 +16,7 @@ import pytest
 from audframe.audit import audit, counts, diff
 from audframe.errors import InputError
 from audframe.report import render_html
-from audframe.unless import UnlessAudiences
+from audframe.sources.unless.normalize import UnlessAudiences
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -30,7 +30,7 @@ def sample() -> dict[str, Any]:
     if not (DATA / "thrive" / "audiences.json").exists():
         pytest.skip("data/ is not there yet")
     from audframe import normalize_thrive
-    from audframe.unless import normalize_unless
+    from audframe.sources.unless.normalize import normalize_unless
 
     thrive = normalize_thrive((DATA / "thrive" / "audiences.json").read_bytes())
     thrive.attrs["tenant_id"] = json.loads((DATA / "thrive" / "tenant.json").read_bytes())[

@@ -452,7 +452,7 @@ def test_oauth_token_is_renewed_before_it_expires(requests_mock, thrive_records,
     monkeypatch.setenv("THRIVE_TENANT_ID", "eu-west-2_AbcdEfghI")
     issued = _oauth(requests_mock, [30, 3600])
     clock = iter(range(0, 10**6, 20))  # every look at the clock is 20 s later
-    monkeypatch.setattr("audframe._auth.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("audframe.http.auth.time.monotonic", lambda: next(clock))
     requests_mock.get(THRIVE_URL, json=thrive_pager(thrive_records))
     _load(client_id="cid", client_secret="csecret-1", per_page=5, max_workers=1)
     assert issued == ["tok-0", "tok-1"]
@@ -796,8 +796,8 @@ def _small_arrow(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(*args, block_size=block_size, **kwargs)
 
     monkeypatch.setattr(pa_json, "ReadOptions", read_options)
-    monkeypatch.setattr("audframe.thrive.MAX_ARROW_BODY", BLOCK_LIMIT, raising=False)
-    monkeypatch.setattr("audframe.thrive.PIECE_BYTES", 1_000, raising=False)
+    monkeypatch.setattr("audframe.sources.thrive.fetch.MAX_ARROW_BODY", BLOCK_LIMIT, raising=False)
+    monkeypatch.setattr("audframe.sources.thrive.fetch.PIECE_BYTES", 1_000, raising=False)
 
 
 def _many(thrive_records: list[dict[str, Any]], copies: int) -> list[dict[str, Any]]:

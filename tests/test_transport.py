@@ -26,9 +26,10 @@ import pytest
 import requests
 
 import audframe as af
-from audframe import _deadline, _http
 from audframe.cli import main as cli_main
 from audframe.errors import ApiError, ResponseError
+from audframe.http import client as _http
+from audframe.http import deadline as _deadline
 
 from ._servers import EMPTY, Request, Server, answer, empty_inventory, response, serve
 from .test_secrets import API_KEY, SECRET, TENANT, THRIVE_API, UNLESS_API
@@ -198,7 +199,7 @@ def test_max_body_bytes_defaults_to_one_gib_everywhere():
 
 
 def _http_auth() -> Any:
-    from audframe._auth import HeaderAuth
+    from audframe.http.auth import HeaderAuth
 
     return HeaderAuth({}, hint="")
 

@@ -13,10 +13,14 @@ import pandas as pd
 import pytest
 import requests_mock as rm
 
-from audframe import unless
 from audframe._schema import UNLESS_AUDIENCES, UNLESS_CONDITIONS, UNLESS_TAGS, UNLESS_VARIANTS
 from audframe.errors import ApiError, AuthError, InputError, ResponseError
-from audframe.unless import UnlessAudiences, load_unless_audiences, normalize_unless
+from audframe.sources.unless import normalize as unless
+from audframe.sources.unless.normalize import (
+    UnlessAudiences,
+    load_unless_audiences,
+    normalize_unless,
+)
 
 PAYLOADS = Path(__file__).parent / "payloads" / "unless"
 BASE = "https://api.unless.com"

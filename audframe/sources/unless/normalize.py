@@ -28,12 +28,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._json import JSONDecodeError, describe, dumps, is_unreadable, read_body
-from ._rules import ConditionColumns
-from ._schema import UNLESS_AUDIENCES, UNLESS_CONDITIONS, UNLESS_TAGS, UNLESS_VARIANTS
-from ._secrets import Secret, credential_problem, masked, resolve
-from ._timestamps import _MS_BOUND, from_unix_ms, utc_now_iso
-from .errors import InputError
+from ..._json import JSONDecodeError, describe, dumps, is_unreadable, read_body
+from ..._schema import UNLESS_AUDIENCES, UNLESS_CONDITIONS, UNLESS_TAGS, UNLESS_VARIANTS
+from ..._timestamps import _MS_BOUND, from_unix_ms, utc_now_iso
+from ...errors import InputError
+from ...http.secrets import Secret, credential_problem, masked, resolve
+from .rules import ConditionColumns
 
 if TYPE_CHECKING:
     import requests
@@ -163,7 +163,7 @@ def normalize_unless(
             (a byte that is not UTF-8, a lone surrogate, ``1e400``): it is kept in ``extra``
             as its raw text (see :func:`audframe._json.read_body`).
     """
-    from ._extra import compile_extra_columns
+    from ..._extra import compile_extra_columns
 
     extras = compile_extra_columns(extra_columns, reserved=UNLESS_AUDIENCES.names)
     built: _Built | None = None
@@ -794,11 +794,11 @@ def load_unless_audiences(
         AuthError: the API refused the credentials (401, 403).
         ApiError: another error status (with the vendor's message), or no answer after retries.
     """
-    from ._auth import HeaderAuth
-    from ._extra import compile_extra_columns
-    from ._http import HttpClient
-    from ._ids import partition_id
-    from ._progress import progress_bar, status_line
+    from ..._extra import compile_extra_columns
+    from ..._ids import partition_id
+    from ..._progress import progress_bar, status_line
+    from ...http.auth import HeaderAuth
+    from ...http.client import HttpClient
 
     # Secrets as Secret objects from here on: no frame below holds one as text.
     api_key, user_email = masked(api_key), masked(user_email)

@@ -13,12 +13,12 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._json import loads
-from ._secrets import Secret, header_problem
-from .errors import AuthError
+from .._json import loads
+from ..errors import AuthError
+from .secrets import Secret, header_problem
 
 if TYPE_CHECKING:
-    from ._http import HttpClient
+    from .client import HttpClient
 
 Headers = Mapping[str, "str | Secret"]
 
@@ -70,7 +70,7 @@ class OAuth2ClientCredentials:
         credentials_in_body: bool = False,
         leeway: float = 60.0,
     ) -> None:
-        from ._http import check_url
+        from .client import check_url
 
         self.token_url = check_url(token_url, what="token_url")
         self.client_id = client_id

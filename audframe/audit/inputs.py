@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from ._schema import (
+from .._schema import (
     PANDAS_DTYPES,
     TABLES,
     THRIVE_AUDIENCES,
@@ -23,9 +23,9 @@ from ._schema import (
     UNLESS_VARIANTS,
     Table,
 )
-from .errors import InputError
-from .lake import MixedSnapshot, find_mixed
-from .unless import UnlessAudiences
+from ..errors import InputError
+from ..lake.write import MixedSnapshot, find_mixed
+from ..sources.unless.normalize import UnlessAudiences
 
 STRING = PANDAS_DTYPES["string"]
 #: Where a table's rows are scoped: ids are unique per tenant / website.

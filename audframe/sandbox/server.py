@@ -175,7 +175,7 @@ def fault_profile(profile: str | FaultProfile, **changes: Any) -> FaultProfile:
 
 def data_dir() -> Path:
     """Where the sample data lives: inside the installed package, else the repo's ``data/``."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]
     for candidate in (package / "_data", package.parent / "data"):
         if (candidate / "thrive" / "audiences.json").is_file():
             return candidate

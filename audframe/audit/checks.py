@@ -14,11 +14,11 @@ from typing import Literal, get_args
 
 import pandas as pd
 
-from ._inputs import PARTITION, STRING, Inputs, children, mask, merge, structures, text
-from ._json import UNREADABLE, unreadable_in
-from ._schema import THRIVE_AUDIENCES
-from ._text import printable
-from .errors import InputError
+from .._json import UNREADABLE, unreadable_in
+from .._schema import THRIVE_AUDIENCES
+from .._text import printable
+from ..errors import InputError
+from .inputs import PARTITION, STRING, Inputs, children, mask, merge, structures, text
 
 Severity = Literal["error", "warning", "info"]
 Source = Literal["thrive", "unless"]

@@ -31,11 +31,11 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 
-from ._deadline import DeadlineAdapter, Late, Try, Watchdog
-from ._secrets import Secret
-from ._text import PrintableFilter, printable, shorten
-from ._version import __version__
-from .errors import ApiError, AuthError, InputError, ResponseError, vendor_message
+from .._text import PrintableFilter, printable, shorten
+from .._version import __version__
+from ..errors import ApiError, AuthError, InputError, ResponseError, vendor_message
+from .deadline import DeadlineAdapter, Late, Try, Watchdog
+from .secrets import Secret
 
 log = logging.getLogger("audframe")
 # Log lines carry endpoints and problems a server wrote: one honest line each, for any handler.

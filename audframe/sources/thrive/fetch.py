@@ -24,16 +24,16 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 import requests
 
-from . import _json
-from ._auth import BasicAuth, OAuth2ClientCredentials
-from ._extra import ExtraColumns, compile_extra_columns
-from ._http import MAX_BODY_BYTES, HttpClient, check_url
-from ._ids import partition_id
-from ._progress import progress_bar, status_line
-from ._schema import THRIVE_AUDIENCES
-from ._secrets import Secret, credential_problem, masked, resolve
-from ._timestamps import parse_iso, utc_now_iso
-from .errors import InputError, PaginationError, ResponseError
+from ... import _json
+from ..._extra import ExtraColumns, compile_extra_columns
+from ..._ids import partition_id
+from ..._progress import progress_bar, status_line
+from ..._schema import THRIVE_AUDIENCES
+from ..._timestamps import parse_iso, utc_now_iso
+from ...errors import InputError, PaginationError, ResponseError
+from ...http.auth import BasicAuth, OAuth2ClientCredentials
+from ...http.client import MAX_BODY_BYTES, HttpClient, check_url
+from ...http.secrets import Secret, credential_problem, masked, resolve
 
 Region = Literal["production", "staging", "mea", "mea-staging"]
 

@@ -23,7 +23,12 @@ from typing import IO
 
 import pandas as pd
 
-from ._checks import (
+from .._paths import check_target
+from .._schema import TABLES
+from .._text import printable
+from ..errors import InputError
+from ..lake.write import MixedSnapshot, find_mixed
+from .checks import (
     CHECKS,
     FINDING_COLUMNS,
     SEVERITIES,
@@ -35,9 +40,9 @@ from ._checks import (
     run_checks,
     select_checks,
 )
-from ._counts import counts
-from ._diff import LAKE_COLUMNS, change_summary, diff
-from ._inputs import (
+from .counts import counts
+from .diff import LAKE_COLUMNS, change_summary, diff
+from .inputs import (
     STRING,
     AuditInput,
     Inputs,
@@ -47,11 +52,6 @@ from ._inputs import (
     read_inputs,
     split_mixed,
 )
-from ._paths import check_target
-from ._schema import TABLES
-from ._text import printable
-from .errors import InputError
-from .lake import MixedSnapshot, find_mixed
 
 __all__ = [
     "CHECKS",
@@ -162,7 +162,7 @@ def audit_lake(root: str | Path, *, date: str | _dt.date | None = None) -> LakeA
     Raises:
         InputError: the lake holds no snapshot, or none on ``date``.
     """
-    from .lake import list_snapshots, read_lake
+    from ..lake.write import list_snapshots, read_lake
 
     root_s = str(root)
     wanted = _date_arg(date)

@@ -53,14 +53,14 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from ._ids import partition_id
-from ._paths import check_target, disk_problem
-from ._schema import ARROW_TYPES, TABLES, UNLESS_AUDIENCES, Table, arrow_to_pandas
-from ._version import __version__
-from .errors import InputError, StorageError
+from .._ids import partition_id
+from .._paths import check_target, disk_problem
+from .._schema import ARROW_TYPES, TABLES, UNLESS_AUDIENCES, Table, arrow_to_pandas
+from .._version import __version__
+from ..errors import InputError, StorageError
 
 if TYPE_CHECKING:
-    from .unless import UnlessAudiences
+    from ..sources.unless.normalize import UnlessAudiences
 
 __all__ = ["MixedSnapshot", "check_root", "find_mixed", "list_snapshots", "read_lake", "to_parquet"]
 

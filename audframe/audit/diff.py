@@ -7,9 +7,9 @@ from typing import Literal
 
 import pandas as pd
 
-from ._inputs import PARTITION, STRING, AuditInput, conform, date_strings, gather, mask, merge
-from ._schema import TABLES, THRIVE_AUDIENCES, UNLESS_AUDIENCES, Table
-from .errors import InputError
+from .._schema import TABLES, THRIVE_AUDIENCES, UNLESS_AUDIENCES, Table
+from ..errors import InputError
+from .inputs import PARTITION, STRING, AuditInput, conform, date_strings, gather, mask, merge
 
 #: Columns the lake adds on read; never data, so ignored by :func:`diff`.
 LAKE_COLUMNS = ("snapshot_date", "snapshot_at", "tenant_id")

@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from ._json import JSONDecodeError, RawNumber, describe, dumps, loads_exact, out_of_range
+from ..._json import JSONDecodeError, RawNumber, describe, dumps, loads_exact, out_of_range
 
 __all__ = ["Condition", "ConditionColumns", "parse_rule"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._inputs import AuditInput, Inputs, children, merge, read_inputs, structures
+from .inputs import AuditInput, Inputs, children, merge, read_inputs, structures
 
 
 def counts(obj: AuditInput) -> dict[str, pd.DataFrame]:

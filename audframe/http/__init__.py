@@ -1,0 +1,1 @@
+"""The HTTP code every source shares: client, retries, transport, auth and secrets."""

@@ -1,0 +1,1 @@
+"""The sources audframe loads, one subpackage each."""

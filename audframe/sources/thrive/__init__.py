@@ -1,0 +1,1 @@
+"""Thrive Learning audiences."""
