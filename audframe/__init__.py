@@ -20,8 +20,12 @@ from .errors import (
     StorageError,
 )
 from .lake import list_snapshots, read_lake, to_parquet
-from .sources.thrive.fetch import TotalMismatchWarning, load_thrive_audiences, normalize_thrive
-from .sources.unless.normalize import UnlessAudiences, load_unless_audiences, normalize_unless
+from .sources.thrive.fetch import load_thrive_audiences
+from .sources.thrive.normalize import normalize_thrive
+from .sources.thrive.paging import TotalMismatchWarning
+from .sources.unless.columns import UnlessAudiences
+from .sources.unless.fetch import load_unless_audiences
+from .sources.unless.normalize import normalize_unless
 
 __all__ = [
     "ApiError",

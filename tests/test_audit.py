@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from audframe import UnlessAudiences
 from audframe._schema import (
     TABLES,
     THRIVE_AUDIENCES,
@@ -30,7 +31,6 @@ from audframe.audit import (
 )
 from audframe.audit.checks import WEIGHT_TOLERANCE
 from audframe.errors import InputError
-from audframe.sources.unless.normalize import UnlessAudiences
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = pd.Timestamp("2026-06-01T00:00:00Z")
@@ -707,7 +707,7 @@ def sample_thrive() -> pd.DataFrame:
 def sample_unless() -> UnlessAudiences:
     import json
 
-    from audframe.sources.unless.normalize import normalize_unless
+    from audframe import normalize_unless
 
     records: list[Any] = []
     for path in sorted((DATA / "unless").glob("*.json")):

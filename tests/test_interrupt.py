@@ -23,7 +23,8 @@ import pytest
 
 import audframe as af
 from audframe.cli import main as cli_main
-from audframe.lake import write as lake
+from audframe.lake import local
+from audframe.lake.layout import FILE_NAME
 from audframe.sandbox import SANDBOX_THRIVE, SANDBOX_UNLESS, Sandbox
 
 INTERRUPTED = "audframe: interrupted; nothing partial was left behind"
@@ -144,7 +145,7 @@ def sandbox_env(monkeypatch: pytest.MonkeyPatch) -> Any:
 def _half_written_then_interrupted(monkeypatch: pytest.MonkeyPatch, *, on_call: int) -> list[Path]:
     """Make the writer write half of its ``on_call``-th file, then raise KeyboardInterrupt."""
     calls: list[Path] = []
-    write = lake._write_synced
+    write = local._write_synced
 
     def writer(path: Path, data: bytes) -> None:
         calls.append(path)
@@ -154,7 +155,7 @@ def _half_written_then_interrupted(monkeypatch: pytest.MonkeyPatch, *, on_call: 
             raise KeyboardInterrupt
         write(path, data)
 
-    monkeypatch.setattr(lake, "_write_synced", writer)
+    monkeypatch.setattr(local, "_write_synced", writer)
     return calls
 
 
@@ -164,13 +165,13 @@ def _interrupted_between_renames(monkeypatch: pytest.MonkeyPatch, *, on_call: in
     replace = os.replace
 
     def renamer(src: Any, dst: Any) -> None:
-        if str(dst).endswith(lake.FILE_NAME):
+        if str(dst).endswith(FILE_NAME):
             calls.append(dst)
             if len(calls) == on_call:
                 raise KeyboardInterrupt
         replace(src, dst)
 
-    monkeypatch.setattr(lake.os, "replace", renamer)
+    monkeypatch.setattr(local.os, "replace", renamer)
     return calls
 
 
@@ -308,7 +309,7 @@ def test_a_real_ctrl_c_between_a_websites_renames_waits_for_its_last_one(tmp_pat
         if len(calls) == 2:
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(lake.os, "replace", renamer)
+    monkeypatch.setattr(local.os, "replace", renamer)
     with pytest.raises(KeyboardInterrupt):
         af.to_parquet(unless("2026-11-20T09:00:00Z", {"site-1": 2, "site-2": 2}), root)
     assert len(calls) == 4  # site-1's four tables; site-2 not begun

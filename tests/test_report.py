@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from audframe import UnlessAudiences
 from audframe.audit import audit, counts, diff
 from audframe.errors import InputError
 from audframe.report import render_html
-from audframe.sources.unless.normalize import UnlessAudiences
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -29,8 +29,7 @@ def sample() -> dict[str, Any]:
     """The sandbox's sample data, normalised, and a slightly changed second load."""
     if not (DATA / "thrive" / "audiences.json").exists():
         pytest.skip("data/ is not there yet")
-    from audframe import normalize_thrive
-    from audframe.sources.unless.normalize import normalize_unless
+    from audframe import normalize_thrive, normalize_unless
 
     thrive = normalize_thrive((DATA / "thrive" / "audiences.json").read_bytes())
     thrive.attrs["tenant_id"] = json.loads((DATA / "thrive" / "tenant.json").read_bytes())[

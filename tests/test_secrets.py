@@ -30,12 +30,12 @@ import pandas as pd
 import pytest
 
 import audframe as af
+from audframe import http as _http
+from audframe import load_unless_audiences
 from audframe.audit import run_audit
 from audframe.cli import main as cli_main
-from audframe.http import client as _http
 from audframe.http import secrets as af_secrets
 from audframe.sandbox import SANDBOX_THRIVE, SANDBOX_UNLESS, Sandbox
-from audframe.sources.unless.normalize import load_unless_audiences
 
 from ._servers import answer, response, serve
 
@@ -135,7 +135,7 @@ def issued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return tokens[-1]
 
     shim = SimpleNamespace(token_urlsafe=token_urlsafe, compare_digest=std_secrets.compare_digest)
-    monkeypatch.setattr("audframe.sandbox.server.secrets", shim)
+    monkeypatch.setattr("audframe.sandbox.thrive.secrets", shim)
     return tokens
 
 

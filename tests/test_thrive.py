@@ -796,8 +796,8 @@ def _small_arrow(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(*args, block_size=block_size, **kwargs)
 
     monkeypatch.setattr(pa_json, "ReadOptions", read_options)
-    monkeypatch.setattr("audframe.sources.thrive.fetch.MAX_ARROW_BODY", BLOCK_LIMIT, raising=False)
-    monkeypatch.setattr("audframe.sources.thrive.fetch.PIECE_BYTES", 1_000, raising=False)
+    monkeypatch.setattr("audframe.sources.thrive.arrow.MAX_ARROW_BODY", BLOCK_LIMIT)
+    monkeypatch.setattr("audframe.sources.thrive.arrow.PIECE_BYTES", 1_000)
 
 
 def _many(thrive_records: list[dict[str, Any]], copies: int) -> list[dict[str, Any]]:

@@ -26,9 +26,9 @@ import pytest
 import requests
 
 import audframe as af
+from audframe import http as _http
 from audframe.cli import main as cli_main
 from audframe.errors import ApiError, ResponseError
-from audframe.http import client as _http
 from audframe.http import deadline as _deadline
 
 from ._servers import EMPTY, Request, Server, answer, empty_inventory, response, serve
@@ -285,7 +285,7 @@ ABSURD_RETRY_AFTER = [
 @pytest.mark.parametrize("value", ABSURD_RETRY_AFTER)
 def test_an_absurd_retry_after_is_normal_backoff(value, monkeypatch):
     assert _http.parse_retry_after(value) is None
-    monkeypatch.setattr(_http.random, "uniform", lambda low, high: high)
+    monkeypatch.setattr(_http.retry.random, "uniform", lambda low, high: high)
     assert _http.Retry().delay(2, value) == 2.0  # the backoff ceiling for retry 3, not "now"
 
 
@@ -300,7 +300,7 @@ def test_sane_retry_after_values_are_kept():
 def test_a_load_meeting_an_absurd_retry_after_backs_off_and_goes_on(
     requests_mock, monkeypatch, waits, value
 ):
-    monkeypatch.setattr(_http.random, "uniform", lambda low, high: high)
+    monkeypatch.setattr(_http.retry.random, "uniform", lambda low, high: high)
     requests_mock.get(
         f"{THRIVE_API}/audiences",
         [{"status_code": 429, "headers": {"Retry-After": value}}, {"json": EMPTY["thrive"]}],

@@ -1,22 +1,14 @@
-"""Counts, checks of the vendors' own rules, and what changed between two loads or snapshots.
+"""The ``audframe audit`` command: read a lake's newest snapshot, audit, count, diff, print.
 
-Everything here reads DataFrames, from a load (``normalize_thrive`` / ``normalize_unless`` and
-the loaders) or from the lake (``read_lake``), and never fetches anything.
-
-- :func:`counts`: tidy count tables (audiences per structure, per website and state, ...).
-- :func:`audit`: one row per problem found by the checks in :data:`CHECKS`.
-- :func:`diff`: one row per added, removed or changed record between two loads or snapshots.
-- :func:`run_audit`: the body of ``audframe audit ROOT``.
-
-The checks live in ``_checks``, the counts in ``_counts``, the diff in ``_diff``, and what they
-all read in ``_inputs``; this module holds the entry points and the command.
+:func:`audit_lake` reads and finds (a :class:`LakeAudit`), :func:`format_text` prints it as
+plain-text tables, and :func:`run_audit` is the command's body; the HTML report
+(:mod:`.report`) renders the same :class:`LakeAudit`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -27,114 +19,17 @@ from .._paths import check_target
 from .._schema import TABLES
 from .._text import printable
 from ..errors import InputError
-from ..lake.write import MixedSnapshot, find_mixed
-from .checks import (
-    CHECKS,
-    FINDING_COLUMNS,
-    SEVERITIES,
-    Check,
-    Severity,
-    _check,
-    checks_markdown,
-    checks_table,
-    run_checks,
-    select_checks,
-)
+from ..lake.mixed import find_mixed
+from .api import _audit
+from .checks import SEVERITIES, Severity
 from .counts import counts
-from .diff import LAKE_COLUMNS, change_summary, diff
-from .inputs import (
-    STRING,
-    AuditInput,
-    Inputs,
-    Moment,
-    conform,
-    mask,
-    read_inputs,
-    split_mixed,
-)
+from .diff import change_summary, diff
+from .inputs import STRING, conform, mask, split_mixed
 
-__all__ = [
-    "CHECKS",
-    "FINDING_COLUMNS",
-    "LAKE_COLUMNS",
-    "Check",
-    "LakeAudit",
-    "Severity",
-    "audit",
-    "audit_lake",
-    "change_summary",
-    "checks_markdown",
-    "checks_table",
-    "counts",
-    "diff",
-    "format_text",
-    "reaches",
-    "run_audit",
-]
+__all__ = ["LakeAudit", "audit_lake", "format_text", "reaches", "run_audit"]
 
 #: Rows of each count table ``audframe audit`` prints (the HTML report and counts() have all).
 COUNT_ROWS = 20
-
-
-def audit(
-    obj: AuditInput,
-    *,
-    checks: Iterable[str] | None = None,
-    now: Moment | None = None,
-) -> pd.DataFrame:
-    """Check an inventory against the vendors' own rules.
-
-    Args:
-        obj: a Thrive DataFrame, an :class:`UnlessAudiences`, one Unless table, or a mapping of
-            lake table names (``"thrive/audiences"``, ``"unless/variants"``, ...) to frames, e.g.
-            from ``read_lake``. A lake frame holding several snapshots is audited at the newest
-            snapshot of each tenant or website. Unless lake frames whose tables disagree on
-            ``snapshot_at`` for a website and day (a mixed snapshot) are reported as
-            ``unless_mixed_snapshot`` and left out of the other checks.
-        checks: names from :data:`CHECKS` to run; all by default.
-        now: the moment "in the future" is measured from; the current time by default.
-
-    Returns:
-        One row per problem: ``check, severity, source, key, detail`` (string dtype), sorted
-        errors first. ``key`` is the offending Thrive ``id`` or Unless ``rule_id``.
-
-    Raises:
-        InputError: ``obj`` is not a table audframe knows, or a check name is unknown.
-    """
-    return _audit(obj, checks=checks, now=now)
-
-
-def _audit(
-    obj: AuditInput,
-    *,
-    checks: Iterable[str] | None = None,
-    now: Moment | None = None,
-    mixed: list[MixedSnapshot] | None = None,
-) -> pd.DataFrame:
-    selected = select_checks(checks)
-    inp = read_inputs(obj, "audit", latest=True, now=now)
-    if mixed:
-        tables = dict(inp.tables)
-        inp = Inputs(tables, inp.attrs, inp.now, split_mixed(tables, [*inp.mixed, *mixed]))
-    return run_checks(inp, selected)
-
-
-# The lake's own check: it lives beside audit_lake, which finds mixed snapshots in the footers.
-@_check("unless_mixed_snapshot", "error", "unless")
-def _unless_mixed_snapshot(inp: Inputs) -> pd.DataFrame:
-    """A website's snapshot of one day whose tables come from different loads (their
-    `snapshot_at` differ): a writer was stopped between its renames. The other checks skip that
-    website and day (and the diff too); export it again. Key: the website id."""
-    details = [
-        f"{m.describe()}: the tables do not belong together; export website {m.website_id} "
-        f"for {m.snapshot_date} again"
-        for m in inp.mixed
-    ]
-    return pd.DataFrame({"key": [m.website_id for m in inp.mixed], "detail": details}, dtype=STRING)
-
-
-# --------------------------------------------------------------------------------------------
-# The command
 
 
 @dataclass
@@ -162,7 +57,7 @@ def audit_lake(root: str | Path, *, date: str | _dt.date | None = None) -> LakeA
     Raises:
         InputError: the lake holds no snapshot, or none on ``date``.
     """
-    from ..lake.write import list_snapshots, read_lake
+    from ..lake import list_snapshots, read_lake
 
     root_s = str(root)
     wanted = _date_arg(date)

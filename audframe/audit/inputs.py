@@ -24,8 +24,8 @@ from .._schema import (
     Table,
 )
 from ..errors import InputError
-from ..lake.write import MixedSnapshot, find_mixed
-from ..sources.unless.normalize import UnlessAudiences
+from ..lake.mixed import MixedSnapshot, find_mixed
+from ..sources.unless.columns import UnlessAudiences
 
 STRING = PANDAS_DTYPES["string"]
 #: Where a table's rows are scoped: ids are unique per tenant / website.
