@@ -4,6 +4,9 @@
 >>> df = af.load_thrive_audiences()          # THRIVE_TENANT_ID, THRIVE_API_SECRET
 >>> u = af.load_unless_audiences()           # UNLESS_API_KEY, UNLESS_USER_EMAIL, ...
 >>> af.to_parquet(df, "lake/")
+
+Each source's loader and normaliser are its own (``audframe/sources/<name>/``); the lake and the
+audit serve every source alike.
 """
 
 from __future__ import annotations
@@ -20,12 +23,8 @@ from .errors import (
     StorageError,
 )
 from .lake import list_snapshots, read_lake, to_parquet
-from .sources.thrive.fetch import load_thrive_audiences
-from .sources.thrive.normalize import normalize_thrive
-from .sources.thrive.paging import TotalMismatchWarning
-from .sources.unless.columns import UnlessAudiences
-from .sources.unless.fetch import load_unless_audiences
-from .sources.unless.normalize import normalize_unless
+from .sources.thrive import TotalMismatchWarning, load_thrive_audiences, normalize_thrive
+from .sources.unless import UnlessAudiences, load_unless_audiences, normalize_unless
 
 __all__ = [
     "ApiError",

@@ -11,15 +11,7 @@ import pandas as pd
 import pytest
 
 from audframe import UnlessAudiences
-from audframe._schema import (
-    TABLES,
-    THRIVE_AUDIENCES,
-    UNLESS_AUDIENCES,
-    UNLESS_CONDITIONS,
-    UNLESS_TAGS,
-    UNLESS_VARIANTS,
-    Table,
-)
+from audframe._schema import Table
 from audframe.audit import (
     CHECKS,
     FINDING_COLUMNS,
@@ -29,8 +21,16 @@ from audframe.audit import (
     diff,
     run_audit,
 )
-from audframe.audit.checks import WEIGHT_TOLERANCE
 from audframe.errors import InputError
+from audframe.sources import tables as registered_tables
+from audframe.sources.thrive.schema import AUDIENCES as THRIVE_AUDIENCES
+from audframe.sources.unless.checks import WEIGHT_TOLERANCE
+from audframe.sources.unless.schema import AUDIENCES as UNLESS_AUDIENCES
+from audframe.sources.unless.schema import CONDITIONS as UNLESS_CONDITIONS
+from audframe.sources.unless.schema import TAGS as UNLESS_TAGS
+from audframe.sources.unless.schema import VARIANTS as UNLESS_VARIANTS
+
+TABLES = registered_tables()
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = pd.Timestamp("2026-06-01T00:00:00Z")

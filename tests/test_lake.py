@@ -23,17 +23,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from audframe import UnlessAudiences
-from audframe._schema import (
-    TABLES,
-    THRIVE_AUDIENCES,
-    UNLESS_AUDIENCES,
-    UNLESS_CONDITIONS,
-    UNLESS_TAGS,
-    UNLESS_VARIANTS,
-)
 from audframe.errors import InputError
 from audframe.lake import list_snapshots, local, read_lake, to_parquet
+from audframe.sources import tables as registered_tables
+from audframe.sources.thrive.schema import AUDIENCES as THRIVE_AUDIENCES
+from audframe.sources.unless.schema import AUDIENCES as UNLESS_AUDIENCES
+from audframe.sources.unless.schema import CONDITIONS as UNLESS_CONDITIONS
+from audframe.sources.unless.schema import TAGS as UNLESS_TAGS
+from audframe.sources.unless.schema import VARIANTS as UNLESS_VARIANTS
 
+TABLES = registered_tables()
 D1, D2 = dt.date(2026, 11, 22), dt.date(2026, 11, 23)
 TENANT_A, TENANT_B = "eu-west-2_AbcdEfghI", "eu-west-2_Zyxwvutsr"
 THRIVE_GLOB = "thrive/audiences/**/*.parquet"

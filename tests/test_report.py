@@ -228,7 +228,7 @@ NASTY = {
 
 def _nasty_thrive() -> pd.DataFrame:
     """One structure per nasty name, each with an audience: every name is a bar."""
-    from audframe._schema import THRIVE_AUDIENCES
+    from audframe.sources.thrive.schema import AUDIENCES as THRIVE_AUDIENCES
 
     names = list(NASTY.values())
     n = len(names)

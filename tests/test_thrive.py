@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import audframe as af
 from audframe.errors import ApiError, AuthError, InputError, PaginationError, ResponseError
+from audframe.sources.thrive.schema import AUDIENCES as THRIVE_AUDIENCES
 
 from .conftest import THRIVE_URL, thrive_pager
 
@@ -550,7 +551,7 @@ def test_region_picks_the_host(requests_mock, thrive_env, region, host):
     requests_mock.get(url, json={"results": [], "pagination": {"totalResults": 0, "totalPages": 0}})
     df = _load(region=region)
     assert df.empty
-    assert list(df.columns) == af._schema.THRIVE_AUDIENCES.names
+    assert list(df.columns) == THRIVE_AUDIENCES.names
     assert requests_mock.last_request.url.startswith(url)
 
 

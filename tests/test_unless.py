@@ -14,9 +14,12 @@ import pytest
 import requests_mock as rm
 
 from audframe import UnlessAudiences, load_unless_audiences, normalize_unless
-from audframe._schema import UNLESS_AUDIENCES, UNLESS_CONDITIONS, UNLESS_TAGS, UNLESS_VARIANTS
 from audframe.errors import ApiError, AuthError, InputError, ResponseError
 from audframe.sources.unless import arrow, columns, records
+from audframe.sources.unless.schema import AUDIENCES as UNLESS_AUDIENCES
+from audframe.sources.unless.schema import CONDITIONS as UNLESS_CONDITIONS
+from audframe.sources.unless.schema import TAGS as UNLESS_TAGS
+from audframe.sources.unless.schema import VARIANTS as UNLESS_VARIANTS
 
 PAYLOADS = Path(__file__).parent / "payloads" / "unless"
 BASE = "https://api.unless.com"

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 import pandas as pd
 
 from ..lake.mixed import MixedSnapshot
-from .checks import _check, run_checks, select_checks
-from .inputs import STRING, AuditInput, Inputs, Moment, read_inputs, split_mixed
+from .checks import run_checks, select_checks
+from .inputs import AuditInput, Inputs, Moment, read_inputs, split_mixed
 
 __all__ = ["audit"]
 
@@ -54,17 +54,3 @@ def _audit(
         tables = dict(inp.tables)
         inp = Inputs(tables, inp.attrs, inp.now, split_mixed(tables, [*inp.mixed, *mixed]))
     return run_checks(inp, selected)
-
-
-# The lake's own check: it lives beside audit_lake, which finds mixed snapshots in the footers.
-@_check("unless_mixed_snapshot", "error", "unless")
-def _unless_mixed_snapshot(inp: Inputs) -> pd.DataFrame:
-    """A website's snapshot of one day whose tables come from different loads (their
-    `snapshot_at` differ): a writer was stopped between its renames. The other checks skip that
-    website and day (and the diff too); export it again. Key: the website id."""
-    details = [
-        f"{m.describe()}: the tables do not belong together; export website {m.website_id} "
-        f"for {m.snapshot_date} again"
-        for m in inp.mixed
-    ]
-    return pd.DataFrame({"key": [m.website_id for m in inp.mixed], "detail": details}, dtype=STRING)

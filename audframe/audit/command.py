@@ -15,16 +15,17 @@ from typing import IO
 
 import pandas as pd
 
+from .._frames import STRING, mask
 from .._paths import check_target
-from .._schema import TABLES
 from .._text import printable
 from ..errors import InputError
 from ..lake.mixed import find_mixed
+from ..sources import SOURCES
 from .api import _audit
 from .checks import SEVERITIES, Severity
 from .counts import counts
 from .diff import change_summary, diff
-from .inputs import STRING, conform, mask, split_mixed
+from .inputs import conform, split_mixed
 
 __all__ = ["LakeAudit", "audit_lake", "format_text", "reaches", "run_audit"]
 
@@ -50,9 +51,9 @@ class LakeAudit:
 def audit_lake(root: str | Path, *, date: str | _dt.date | None = None) -> LakeAudit:
     """Read a lake's newest snapshot (or ``date``) of every table, audit, count and diff it.
 
-    An Unless snapshot whose tables come from different loads (a writer stopped between its
-    renames) is not audited as one: it is an ``unless_mixed_snapshot`` finding, and is left
-    out of the other checks and of the diff.
+    A snapshot whose tables come from different loads (a writer stopped between its renames)
+    is not audited as one: it is a ``<source>_mixed_snapshot`` finding (Unless's
+    ``unless_mixed_snapshot``), and is left out of the other checks and of the diff.
 
     Raises:
         InputError: the lake holds no snapshot, or none on ``date``.
@@ -63,28 +64,37 @@ def audit_lake(root: str | Path, *, date: str | _dt.date | None = None) -> LakeA
     wanted = _date_arg(date)
     history: dict[str, pd.DataFrame] = {}
     stamps: list[tuple[str, str, str, pd.Timestamp]] = []
-    for name in TABLES:
-        snapshots = list_snapshots(root_s, name, mixed="ignore")
-        if len(snapshots):
-            history[name] = conform(read_lake(root_s, name, mixed="ignore"), TABLES[name])
-        if name.startswith("unless/"):
-            columns = snapshots[["website_id", "snapshot_date", "snapshot_at"]]
-            stamps += [(w, str(d), name, t) for w, d, t in columns.itertuples(index=False)]
-    # From the footers: a table with no rows for a website still says which load it is from.
+    for source in SOURCES.values():
+        for table in source.tables:
+            snapshots = list_snapshots(root_s, table.name, mixed="ignore")
+            if len(snapshots):
+                history[table.name] = conform(read_lake(root_s, table.name, mixed="ignore"), table)
+            if len(source.tables) > 1:
+                key = source.partition.key
+                columns = snapshots[[key, "snapshot_date", "snapshot_at"]]
+                stamps += [
+                    (i, str(d), table.name, t) for i, d, t in columns.itertuples(index=False)
+                ]
+    # From the footers: a table with no rows for a partition still says which load it is from.
     mixed = find_mixed(stamps)
     if not history:
+        like = " or ".join(
+            f"{root_s}/{s.tables[0].name}/{s.partition.key}={s.partition.noun[0].upper()}/"
+            "snapshot_date=YYYY-MM-DD/"
+            for s in SOURCES.values()
+        )
+        first = next(iter(SOURCES))
         raise InputError(
-            f"no snapshots under {root_s}: expected Parquet partitions like "
-            f"{root_s}/thrive/audiences/tenant_id=T/snapshot_date=YYYY-MM-DD/ or "
-            f"{root_s}/unless/audiences/website_id=W/snapshot_date=YYYY-MM-DD/ "
-            "(write them with audframe.to_parquet or `audframe thrive --out ROOT`)"
+            f"no snapshots under {root_s}: expected Parquet partitions like {like} "
+            f"(write them with audframe.to_parquet or `audframe {first} --out ROOT`)"
         )
     current: dict[str, pd.DataFrame] = {}
     older: dict[str, pd.DataFrame] = {}
     dates: dict[str, str] = {}
     previous: dict[str, str | None] = {}
-    for source in ("thrive", "unless"):
-        names = [n for n in history if n.startswith(source + "/")]
+    days: dict[str, set[str]] = {}  # per source, the days audited and compared
+    for source in SOURCES.values():
+        names = [t.name for t in source.tables if t.name in history]
         if not names:
             continue
         # One date per source, so an audience and its variants come from the same export.
@@ -93,6 +103,7 @@ def audit_lake(root: str | Path, *, date: str | _dt.date | None = None) -> LakeA
             continue
         chosen = wanted or known[-1]
         before = [d for d in known if d < chosen]
+        days[source.name] = {chosen, *before[-1:]}
         for name in names:
             frame = history[name]
             current[name] = frame.loc[mask(frame["snapshot_date"] == chosen)]
@@ -108,8 +119,7 @@ def audit_lake(root: str | Path, *, date: str | _dt.date | None = None) -> LakeA
             f"no snapshot on {wanted} under {root_s}; snapshots there: {', '.join(available)}"
         )
     # The audited day's and the compared day's mixed snapshots: reported, not audited or diffed.
-    days = {d for n, d in [*dates.items(), *previous.items()] if n.startswith("unless/") and d}
-    mixed = [m for m in mixed if m.snapshot_date in days]
+    mixed = [m for m in mixed if m.snapshot_date in days.get(m.source, ())]
     findings = _audit(current, mixed=mixed)
     if mixed:
         split_mixed(current, mixed)

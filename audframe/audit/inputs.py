@@ -1,7 +1,8 @@
-"""What audits, counts and diffs read: every table typed, missing ones empty, and frame helpers.
+"""What audits, counts and diffs read: every registered table typed, missing ones empty.
 
-Inputs come from a load (a Thrive DataFrame, an :class:`UnlessAudiences`) or from the lake (a
-mapping of lake table names to frames); :func:`read_inputs` turns any of them into :class:`Inputs`.
+Inputs come from a load (a source's DataFrame, or an object with ``tables()`` such as
+:class:`~audframe.UnlessAudiences`) or from the lake (a mapping of lake table names to frames);
+:func:`read_inputs` turns any of them into :class:`Inputs`.
 """
 
 from __future__ import annotations
@@ -9,38 +10,18 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
-from .._schema import (
-    PANDAS_DTYPES,
-    TABLES,
-    THRIVE_AUDIENCES,
-    UNLESS_AUDIENCES,
-    UNLESS_CONDITIONS,
-    UNLESS_TAGS,
-    UNLESS_VARIANTS,
-    Table,
-)
+from .._frames import STRING, mask
+from .._schema import PANDAS_DTYPES, Table
 from ..errors import InputError
 from ..lake.mixed import MixedSnapshot, find_mixed
-from ..sources.unless.columns import UnlessAudiences
+from ..sources import SOURCES, source_of, tables
+from ..sources.base import Tables
 
-STRING = PANDAS_DTYPES["string"]
-#: Where a table's rows are scoped: ids are unique per tenant / website.
-PARTITION = {"thrive": "tenant_id", "unless": "website_id"}
-
-# A frame's table is recognised by columns only it has (lake frames carry extra columns).
-_SIGNATURES: dict[str, frozenset[str]] = {
-    THRIVE_AUDIENCES.name: frozenset({"id", "category"}),
-    UNLESS_AUDIENCES.name: frozenset({"rule_id", "state"}),
-    UNLESS_VARIANTS.name: frozenset({"rule_id", "weight"}),
-    UNLESS_CONDITIONS.name: frozenset({"rule_id", "operator"}),
-    UNLESS_TAGS.name: frozenset({"rule_id", "tag"}),
-}
-
-AuditInput = pd.DataFrame | UnlessAudiences | Mapping[str, pd.DataFrame]
+AuditInput = pd.DataFrame | Tables | Mapping[str, pd.DataFrame]
 Moment = _dt.datetime | pd.Timestamp | str
 
 
@@ -48,8 +29,9 @@ Moment = _dt.datetime | pd.Timestamp | str
 class Inputs:
     """Every table an audit, count or diff may read: present ones typed, missing ones empty.
 
-    ``mixed``: Unless snapshots whose tables come from different loads; their rows are left out
-    of ``tables`` (an audit reports them instead of auditing the mix).
+    ``attrs``: each given table's ``attrs``, by lake name. ``mixed``: snapshots whose tables
+    come from different loads; their rows are left out of ``tables`` (an audit reports them
+    instead of auditing the mix).
     """
 
     tables: dict[str, pd.DataFrame]
@@ -57,84 +39,85 @@ class Inputs:
     now: pd.Timestamp
     mixed: list[MixedSnapshot] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self.thrive = self.tables[THRIVE_AUDIENCES.name]
-        self.audiences = self.tables[UNLESS_AUDIENCES.name]
-        self.variants = self.tables[UNLESS_VARIANTS.name]
-        self.conditions = self.tables[UNLESS_CONDITIONS.name]
+    def table(self, table: Table) -> pd.DataFrame:
+        """One table's frame (empty, with its columns, when it was not given)."""
+        return self.tables[table.name]
 
     def present(self, source: str) -> bool:
-        if source == "unless" and self.mixed:
+        """Whether ``source`` has rows here (or mixed snapshots, which its audit reports)."""
+        if any(m.source == source for m in self.mixed):
             return True
-        return any(len(df) for name, df in self.tables.items() if name.startswith(source + "/"))
+        return any(len(self.tables[t.name]) for t in SOURCES[source].tables)
+
+    def given(self, source: str) -> bool:
+        """Whether a table of ``source`` was given, rows or not (a load of nothing still has
+        the server's count to check)."""
+        return any(t.name in self.attrs for t in SOURCES[source].tables)
 
 
 def read_inputs(obj: object, what: str, *, latest: bool, now: Moment | None = None) -> Inputs:
     """``obj``'s tables conformed to their schemas; ``latest``: newest snapshot per partition,
-    leaving out (into ``Inputs.mixed``) an Unless snapshot whose tables come from two loads."""
+    leaving out (into ``Inputs.mixed``) a snapshot whose tables come from two loads."""
     frames = gather(obj, what)
-    tables: dict[str, pd.DataFrame] = {}
+    out: dict[str, pd.DataFrame] = {}
     attrs: dict[str, dict[str, Any]] = {}
-    for table in TABLES.values():
+    for table in tables().values():
         frame = frames.get(table.name)
         if frame is None:
-            tables[table.name] = table.empty()
+            out[table.name] = table.empty()
             continue
         attrs[table.name] = {str(k): v for k, v in frame.attrs.items()}
         frame = conform(frame, table)
         if latest:
-            frame = _latest(frame, PARTITION[table.name.split("/")[0]])
-        tables[table.name] = frame
-    mixed = split_mixed(tables) if latest else []
+            frame = _latest(frame, source_of(table.name).partition.key)
+        out[table.name] = frame
+    mixed = split_mixed(out) if latest else []
     stamp = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize("UTC")
-    return Inputs(tables, attrs, stamp.tz_convert("UTC"), mixed)
+    return Inputs(out, attrs, stamp.tz_convert("UTC"), mixed)
 
 
 def split_mixed(
-    tables: dict[str, pd.DataFrame], known: list[MixedSnapshot] | None = None
+    frames: dict[str, pd.DataFrame], known: list[MixedSnapshot] | None = None
 ) -> list[MixedSnapshot]:
-    """The Unless snapshots (website and day) whose tables' ``snapshot_at`` differ, found in
-    the lake frames' rows, plus ``known`` ones (from the lake's footers); their rows are taken
-    out of ``tables``, in place."""
-    keys = ["website_id", "snapshot_date"]
+    """The snapshots (a source's partition and day) whose tables' ``snapshot_at`` differ, found
+    in the lake frames' rows, plus ``known`` ones (from the lake's footers); their rows are
+    taken out of ``frames``, in place."""
     stamps: list[tuple[Any, Any, str, Any]] = [
-        (m.website_id, m.snapshot_date, table, stamp)
+        (m.partition_id, m.snapshot_date, table, stamp)
         for m in known or ()
         for table, stamp in m.loads
     ]
-    for name, frame in tables.items():
-        if name.startswith("unless/") and {*keys, "snapshot_at"} <= set(frame.columns):
+    for name, frame in frames.items():
+        keys = _snapshot_keys(name)
+        if keys and {*keys, "snapshot_at"} <= set(frame.columns):
             seen = frame[[*keys, "snapshot_at"]].drop_duplicates()
             stamps += [(w, d, name, s) for w, d, s in seen.itertuples(index=False)]
     mixed = find_mixed(stamps)
-    if not mixed:
-        return []
-    gone = pd.MultiIndex.from_tuples([(m.website_id, m.snapshot_date) for m in mixed])
-    for name, frame in tables.items():
-        if name.startswith("unless/") and set(keys) <= set(frame.columns):
+    for name, frame in frames.items():
+        keys = _snapshot_keys(name)
+        source = source_of(name).name if keys else None
+        gone = [(m.partition_id, m.snapshot_date) for m in mixed if m.source == source]
+        if gone and set(keys) <= set(frame.columns):
             here = pd.MultiIndex.from_frame(frame[keys].astype(object))
-            tables[name] = frame.loc[~here.isin(gone)]
+            frames[name] = frame.loc[~here.isin(pd.MultiIndex.from_tuples(gone))]
     return mixed
+
+
+def _snapshot_keys(table: str) -> list[str]:
+    """What names one snapshot of ``table``'s source when it spans several tables (its
+    partition key and the day); none for a source of one table, which cannot be mixed."""
+    source = source_of(table)
+    return [source.partition.key, "snapshot_date"] if len(source.tables) > 1 else []
 
 
 def gather(obj: object, what: str) -> dict[str, pd.DataFrame]:
     """The frames of ``obj`` by lake table name."""
-    if isinstance(obj, UnlessAudiences):
-        frames: dict[str, pd.DataFrame] = {}
-        for name, frame in obj.tables().items():
-            # UnlessAudiences keeps its metadata beside the frames, not in each frame's attrs.
-            copy = frame.copy(deep=False)
-            merged: dict[Hashable, Any] = {}
-            merged.update(obj.attrs)
-            merged.update(frame.attrs)
-            copy.attrs = merged
-            frames[name] = copy
-        return frames
     if isinstance(obj, pd.DataFrame):
         return {_table_of(obj).name: obj}
     if isinstance(obj, Mapping):
+        known = tables()
         out: dict[str, pd.DataFrame] = {}
         for name, frame in obj.items():
             if not isinstance(frame, pd.DataFrame):
@@ -142,27 +125,45 @@ def gather(obj: object, what: str) -> dict[str, pd.DataFrame]:
                     f"{what}: expected a mapping of table name to DataFrame; "
                     f"{name!r} holds {type(frame).__name__}"
                 )
-            table = TABLES.get(str(name)) or _table_of(frame)
+            table = known.get(str(name)) or _table_of(frame)
             out[table.name] = frame
         return out
+    of_tables = getattr(obj, "tables", None)
+    if callable(of_tables):
+        frames: dict[str, pd.DataFrame] = {}
+        load_attrs = getattr(obj, "attrs", None) or {}
+        for name, frame in of_tables().items():
+            # A load of several tables keeps its metadata beside them, not in each frame's.
+            copy = frame.copy(deep=False)
+            merged: dict[Hashable, Any] = {}
+            merged.update(load_attrs)
+            merged.update(frame.attrs)
+            copy.attrs = merged
+            frames[name] = copy
+        return frames
+    loads = ", ".join(s.returns for s in SOURCES.values())
     raise InputError(
-        f"{what}: expected a Thrive DataFrame, an UnlessAudiences or a mapping of lake table "
-        f"names to DataFrames; got {type(obj).__name__}"
+        f"{what}: expected {loads} or a mapping of lake table names to DataFrames; "
+        f"got {type(obj).__name__}"
     )
 
 
 def _table_of(frame: pd.DataFrame) -> Table:
     """The schema a frame follows, recognised by its columns (or ``attrs['table']``)."""
+    known = tables()
     named = frame.attrs.get("table")
-    if isinstance(named, str) and named in TABLES:
-        return TABLES[named]
+    if isinstance(named, str) and named in known:
+        return known[named]
     columns = set(map(str, frame.columns))
-    for name, signature in _SIGNATURES.items():
-        if signature <= columns:
-            return TABLES[name]
-    expected = "; ".join(f"{n}: {', '.join(sorted(s))}" for n, s in _SIGNATURES.items())
+    for table in known.values():
+        if table.signature and table.signature <= columns:
+            return table
+    expected = "; ".join(
+        f"{t.name}: {', '.join(sorted(t.signature))}" for t in known.values() if t.signature
+    )
+    titles = " or ".join(s.title for s in SOURCES.values())
     raise InputError(
-        f"expected a Thrive or Unless table with the columns of one of ({expected}); "
+        f"expected a {titles} table with the columns of one of ({expected}); "
         f"got a DataFrame with columns {sorted(columns)[:12]}"
     )
 
@@ -216,47 +217,3 @@ def _latest(frame: pd.DataFrame, partition: str) -> pd.DataFrame:
     else:
         newest = pd.Series(frame["snapshot_date"].max(), index=frame.index)
     return frame.loc[mask(frame["snapshot_date"] == newest)]
-
-
-# --------------------------------------------------------------------------------------------
-# Frame helpers
-
-
-def mask(values: pd.Series) -> pd.Series:
-    """A boolean Series with NA as False (comparisons on string columns give NA for NA)."""
-    return values.fillna(False).astype(bool)
-
-
-def text(values: object, index: pd.Index) -> pd.Series:
-    return pd.Series(values, index=index).astype(STRING)
-
-
-def structures(thrive: pd.DataFrame) -> pd.DataFrame:
-    return thrive.loc[mask(thrive["category"] == "structure")]
-
-
-def children(thrive: pd.DataFrame) -> pd.DataFrame:
-    return thrive.loc[mask(thrive["category"] == "audience")]
-
-
-def merge(
-    left: pd.DataFrame,
-    right: pd.DataFrame,
-    on: list[str],
-    how: Literal["left", "outer"],
-    **kwargs: Any,
-) -> pd.DataFrame:
-    """``left.merge(right, on=on, how=how)``, which also joins two frames with no rows.
-
-    An empty Arrow-backed column may hold no Arrow chunk at all: pandas converts an empty Arrow
-    table (an empty load's ``Table.frame``, an empty table read from the lake) to such columns,
-    and a Series filter that keeps no row makes one too. pandas' merge on several keys joins the
-    chunks of both sides without a type, which fails when neither side has one ("cannot
-    construct ChunkedArray from empty vector and omitted type"). An empty frame rebuilt from
-    its dtypes has one empty chunk per column.
-    """
-    return _chunked(left).merge(_chunked(right), on=on, how=how, **kwargs)
-
-
-def _chunked(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame if len(frame) else frame.astype(object).astype(frame.dtypes.to_dict())

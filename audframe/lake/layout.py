@@ -1,6 +1,7 @@
 """How the lake is laid out: paths, partition keys, audframe's own file names, where ROOT is.
 
-Layout (fixed by the contract)::
+Layout (fixed by the contract): ``ROOT/<source>/<table>/<key>=<id>/snapshot_date=D/part-0.parquet``
+with each source's partition key::
 
     ROOT/thrive/audiences/tenant_id=T/snapshot_date=YYYY-MM-DD/part-0.parquet
     ROOT/unless/{audiences,variants,conditions,tags}/website_id=W/snapshot_date=D/part-0.parquet
@@ -22,8 +23,9 @@ import pandas as pd
 import pyarrow as pa
 
 from .._paths import check_target
-from .._schema import ARROW_TYPES, TABLES, Table
+from .._schema import ARROW_TYPES, Table
 from ..errors import InputError
+from ..sources import source_of, tables
 
 Compression = Literal["zstd", "snappy", "gzip", "brotli", "lz4", "none"]
 Mixed = Literal["raise", "ignore"]
@@ -47,7 +49,8 @@ def declared(table: Table) -> dict[str, pa.DataType]:
 
 
 def partition_key(table: Table) -> str:
-    return "tenant_id" if table.name.startswith("thrive/") else "website_id"
+    """The column a table's partitions are named by: its source's (``tenant_id``)."""
+    return source_of(table.name).partition.key
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,8 @@ def own_part(entry: os.DirEntry[str]) -> bool:
 
 
 def table_named(name: Any) -> Table:
-    if not isinstance(name, str) or name not in TABLES:
-        raise InputError(f"unknown lake table {name!r}; valid names: {sorted(TABLES)}")
-    return TABLES[name]
+    """The registered table a lake name names, or an InputError listing the valid names."""
+    known = tables()
+    if not isinstance(name, str) or name not in known:
+        raise InputError(f"unknown lake table {name!r}; valid names: {sorted(known)}")
+    return known[name]

@@ -1,8 +1,10 @@
-"""Mixed snapshots: a website's Unless tables of one day that come from different loads.
+"""Mixed snapshots: a partition's tables of one day that come from different loads.
 
-Every row carries ``snapshot_at`` (the load's ``fetched_at``), and every file the same value in
-its footer (``audframe.snapshot_at``), so a snapshot whose tables disagree on it was left by a
-writer stopped between its renames. Readers report it rather than read it as one.
+A source of several tables (Unless: four per website) writes a snapshot as several files, and
+several renames cannot be one. Every row carries ``snapshot_at`` (the load's ``fetched_at``),
+and every file the same value in its footer (``audframe.snapshot_at``), so a snapshot whose
+tables disagree on it was left by a writer stopped between its renames. Readers report it
+rather than read it as one.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from .._schema import TABLES
 from ..errors import InputError
+from ..sources import SOURCES, source_of, tables
 from .layout import Mixed, iso
 
 __all__ = ["MixedSnapshot", "find_mixed"]
@@ -26,13 +28,15 @@ _ISO_MS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
 @dataclass(frozen=True)
 class MixedSnapshot:
-    """One website's snapshot of one day whose Unless tables come from different loads.
+    """One partition's snapshot of one day whose tables come from different loads.
 
-    ``loads`` pairs each table with the ``snapshot_at`` (ISO-8601 UTC) of the load its rows come
-    from; a table with files of two loads appears twice.
+    ``source`` names the source (``unless``), ``partition_id`` the partition (a website id);
+    ``loads`` pairs each table with the ``snapshot_at`` (ISO-8601 UTC) of the load its rows
+    come from; a table with files of two loads appears twice.
     """
 
-    website_id: str
+    source: str
+    partition_id: str
     snapshot_date: str
     loads: tuple[tuple[str, str], ...]
 
@@ -49,25 +53,27 @@ class MixedSnapshot:
             f"{', '.join(names)} from the load of {stamp}"
             for stamp, names in sorted(by_load.items(), reverse=True)
         )
-        return f"website {self.website_id!r} on {self.snapshot_date}: {loads}"
+        noun = SOURCES[self.source].partition.noun
+        return f"{noun} {self.partition_id!r} on {self.snapshot_date}: {loads}"
 
 
 def find_mixed(
     stamps: Iterable[tuple[str, dt.date | str, str, str | dt.datetime | None]],
 ) -> list[MixedSnapshot]:
-    """The snapshots whose tables disagree, from ``(website_id, day, table, snapshot_at)``.
+    """The snapshots whose tables disagree, from ``(partition id, day, table, snapshot_at)``.
 
     Tables with no ``snapshot_at`` (an empty frame, a file from another tool) are not compared.
     """
-    found: dict[tuple[str, str], set[tuple[str, str]]] = {}
-    for website, day, table, stamp in stamps:
+    found: dict[tuple[str, str, str], set[tuple[str, str]]] = {}
+    for partition, day, table, stamp in stamps:
         text = _stamp_text(stamp)
         if text is not None:
-            found.setdefault((str(website), str(day)[:10]), set()).add((table, text))
-    order = {name: i for i, name in enumerate(TABLES)}
+            where = (source_of(table).name, str(partition), str(day)[:10])
+            found.setdefault(where, set()).add((table, text))
+    order = {name: i for i, name in enumerate(tables())}
     return [
-        MixedSnapshot(website, day, tuple(sorted(loads, key=lambda p: (order.get(p[0], 99), p))))
-        for (website, day), loads in sorted(found.items())
+        MixedSnapshot(*where, tuple(sorted(loads, key=lambda p: (order.get(p[0], 99), p))))
+        for where, loads in sorted(found.items())
         if len({stamp for _, stamp in loads}) > 1
     ]
 
@@ -84,14 +90,16 @@ def _stamp_text(value: str | dt.datetime | None) -> str | None:
 
 def mixed_message(mixes: Sequence[MixedSnapshot], root: str) -> str:
     first = mixes[0]
+    source = SOURCES[first.source]
     more = f" (and {len(mixes) - 1} more)" if len(mixes) > 1 else ""
+    option = "--" + source.partition.key.replace("_", "-")
     return (
-        f"mixed Unless snapshot in the lake at {root}: {first.describe()}{more}. Its tables "
-        "come from different loads (a writer was stopped between its renames), so together "
-        f"they are no one inventory. Export website {first.website_id} for "
-        f"{first.snapshot_date} again (audframe unless --website-id {first.website_id} "
-        f"--snapshot-date {first.snapshot_date} --out ROOT), or read it anyway with "
-        "mixed='ignore'"
+        f"mixed {source.title} snapshot in the lake at {root}: {first.describe()}{more}. Its "
+        "tables come from different loads (a writer was stopped between its renames), so "
+        f"together they are no one inventory. Export {source.partition.noun} "
+        f"{first.partition_id} for {first.snapshot_date} again (audframe {source.name} "
+        f"{option} {first.partition_id} --snapshot-date {first.snapshot_date} --out ROOT), or "
+        "read it anyway with mixed='ignore'"
     )
 
 

@@ -22,8 +22,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from .._schema import ARROW_TYPES, TABLES, Table, arrow_to_pandas
+from .._schema import ARROW_TYPES, Table, arrow_to_pandas
 from ..errors import InputError, StorageError
+from ..sources import source_of
 from .layout import (
     DATE_DTYPE,
     SNAPSHOT_AT,
@@ -52,11 +53,10 @@ def read_lake(
     snapshot_date: DateLike | None = None,
     since: DateLike | None = None,
     until: DateLike | None = None,
-    tenant_id: str | Sequence[str] | None = None,
-    website_id: str | Sequence[str] | None = None,
     storage_options: Mapping[str, Any] | None = None,
     endpoint_url: str | None = None,
     mixed: Mixed = "raise",
+    **ids: str | Sequence[str] | None,
 ) -> pd.DataFrame:
     """One lake table as a DataFrame, with the contract's dtypes.
 
@@ -76,32 +76,27 @@ def read_lake(
         snapshot_date: one day only (``date`` or ``"YYYY-MM-DD"``).
         since: the first day to include.
         until: the last day to include.
-        tenant_id: Thrive only: one tenant id or several.
-        website_id: Unless only: one website id or several.
         storage_options: options for the fsspec filesystem.
         endpoint_url: an S3-compatible store's URL.
-        mixed: ``"raise"`` (the default) refuses an Unless snapshot whose four tables come from
-            different loads; ``"ignore"`` reads it anyway.
+        mixed: ``"raise"`` (the default) refuses a snapshot whose tables come from different
+            loads (an Unless website's four); ``"ignore"`` reads it anyway.
+        **ids: the partitions to read, by the table's partition key: ``tenant_id=`` (Thrive)
+            or ``website_id=`` (Unless), one id or several.
 
     Returns:
         The rows; an empty DataFrame with the table's columns when no partition matches or the
         table was never written. A local ``root`` that does not exist is an ``InputError``.
 
     Raises:
+        InputError: a key that is not the table's partition key, or an id that is no string.
         StorageError: a file that cannot be read, or (``mixed="raise"``) a snapshot read here
-            whose Unless tables disagree on ``snapshot_at`` (see :class:`MixedSnapshot`).
+            whose tables disagree on ``snapshot_at`` (see :class:`MixedSnapshot`).
     """
     spec = table_named(table)
     key = partition_key(spec)
-    filters = _filters(spec, key, snapshot_date, since, until, tenant_id, website_id)
-    check = mixed_mode(mixed) == "raise"
+    filters = _filters(spec, key, snapshot_date, since, until, ids)
     fs, base = filesystem(root, storage_options, endpoint_url)
-
-    def read() -> tuple[list[_File], list[MixedSnapshot]]:
-        files = _open_all(_fragments(fs, base, spec, key, filters), fs, key, data=True)
-        return files, _siblings(fs, base, spec, filters, files) if check else []
-
-    files = _settled(fs, base, spec, read, str(root))
+    files = _read(fs, base, spec, filters, str(root), data=True, mixed=mixed)
     if not files:
         return _empty(spec, key)
     return _to_pandas(_with_partitions(files, key), spec, key)
@@ -125,21 +120,15 @@ def list_snapshots(
         mixed: ``"raise"`` (the default) or ``"ignore"``, as for :func:`read_lake`.
 
     Returns:
-        Columns ``tenant_id`` (Thrive) or ``website_id`` (Unless), ``snapshot_date``
+        Columns: the partition key (Thrive ``tenant_id``, Unless ``website_id``), ``snapshot_date``
         (``date32[pyarrow]``), ``rows`` (Int64), ``path`` and ``snapshot_at``
         (``datetime64[ms, UTC]``, the load's ``fetched_at``), all from the file footers.
         Empty (with those columns) when the table has no partition yet.
     """
     spec = table_named(table)
     key = partition_key(spec)
-    check = mixed_mode(mixed) == "raise"
     fs, base = filesystem(root, storage_options, endpoint_url)
-
-    def read() -> tuple[list[_File], list[MixedSnapshot]]:
-        files = _open_all(_fragments(fs, base, spec, key, None), fs, key, data=False)
-        return files, _siblings(fs, base, spec, None, files) if check else []
-
-    files = _settled(fs, base, spec, read, str(root))
+    files = _read(fs, base, spec, None, str(root), data=False, mixed=mixed)
     stamps = [None if f.stamp is None else pd.Timestamp(f.stamp) for f in files]
     arrow = pa.table(
         {
@@ -158,18 +147,41 @@ def _partition_schema(key: str) -> pa.Schema:
     return pa.schema([pa.field(key, pa.string()), pa.field(SNAPSHOT_DATE, pa.date32())])
 
 
+def _read(
+    fs: Any,
+    base: str,
+    spec: Table,
+    filters: ds.Expression | None,
+    root: str,
+    *,
+    data: bool,
+    mixed: Mixed,
+) -> list[_File]:
+    """The table's files that pass ``filters``, each opened once (``data``: rows too, else the
+    footer only); with ``mixed="raise"``, refused where a snapshot's tables disagree."""
+    key = partition_key(spec)
+    check = mixed_mode(mixed) == "raise"
+
+    def read() -> tuple[list[_File], list[MixedSnapshot]]:
+        files = _open_all(_fragments(fs, base, spec, key, filters), fs, key, data=data)
+        return files, _siblings(fs, base, spec, filters, files) if check else []
+
+    return _settled(fs, base, spec, read, root)
+
+
 def _filters(
     spec: Table,
     key: str,
     snapshot_date: DateLike | None,
     since: DateLike | None,
     until: DateLike | None,
-    tenant_id: str | Sequence[str] | None,
-    website_id: str | Sequence[str] | None,
+    by_key: Mapping[str, str | Sequence[str] | None],
 ) -> ds.Expression | None:
-    wrong = "website_id" if key == "tenant_id" else "tenant_id"
-    if (website_id if key == "tenant_id" else tenant_id) is not None:
-        raise InputError(f"{spec.name} is partitioned by {key}, not {wrong}; filter with {key}=")
+    for wrong, value in by_key.items():
+        if wrong != key and value is not None:
+            raise InputError(
+                f"{spec.name} is partitioned by {key}, not {wrong}; filter with {key}="
+            )
     expressions: list[ds.Expression] = []
     day = ds.field(SNAPSHOT_DATE)
     if snapshot_date is not None:
@@ -178,7 +190,7 @@ def _filters(
         expressions.append(day >= pa.scalar(date_of(since, "since"), pa.date32()))
     if until is not None:
         expressions.append(day <= pa.scalar(date_of(until, "until"), pa.date32()))
-    ids = tenant_id if key == "tenant_id" else website_id
+    ids = by_key.get(key)
     if ids is not None:
         chosen = [ids] if isinstance(ids, str) else list(ids)
         if not all(isinstance(i, str) for i in chosen):
@@ -240,7 +252,8 @@ def _to_pandas(arrow: pa.Table, spec: Table, key: str) -> pd.DataFrame:
             arrow = arrow.append_column(name, pa.nulls(arrow.num_rows, type_))
         elif arrow.schema.field(index).type != type_:
             arrow = arrow.set_column(index, name, arrow.column(index).cast(type_))
-    # website_id is a declared Unless column: back in its place; tenant_id goes at the end.
+    # A partition key the table declares (website_id) goes back in its place; one it does not
+    # (tenant_id) goes at the end.
     extras = [c for c in arrow.column_names if c not in types and c not in (key, SNAPSHOT_DATE)]
     tail = [SNAPSHOT_AT] + ([] if key in spec.names else [key]) + [SNAPSHOT_DATE]
     return _frame(arrow.select([*spec.names, *extras, *tail]))
@@ -266,8 +279,6 @@ def _empty(spec: Table, key: str) -> pd.DataFrame:
 
 
 # ---- one open per file, and mixed snapshots
-
-_UNLESS_TABLES = tuple(name for name in TABLES if name.startswith("unless/"))
 
 
 @dataclass(frozen=True)
@@ -352,23 +363,24 @@ def _with_partitions(files: Sequence[_File], key: str) -> pa.Table:
 def _siblings(
     fs: Any, base: str, spec: Table, filters: ds.Expression | None, files: Sequence[_File]
 ) -> list[MixedSnapshot]:
-    """The Unless snapshots among ``files`` whose tables disagree on ``snapshot_at``: footers
-    only, of the other three tables' files of the same websites and days."""
-    if spec.name not in _UNLESS_TABLES or not files:
+    """The snapshots among ``files`` whose tables disagree on ``snapshot_at``, for a source of
+    several tables: footers only, of its other tables' files of the same partitions and days."""
+    source = source_of(spec.name)
+    if len(source.tables) < 2 or not files:
         return []
+    key = source.partition.key
     wanted = {(f.id, f.day) for f in files}
     stamps = [(f.id, f.day, spec.name, f.stamp) for f in files]
-    for name in _UNLESS_TABLES:
-        if name == spec.name:
+    for other in source.tables:
+        if other.name == spec.name:
             continue
         fragments = [
             fragment
-            for fragment in _fragments(fs, base, TABLES[name], "website_id", filters)
-            if tuple(_partition_values(fragment).get(k) for k in ("website_id", SNAPSHOT_DATE))
-            in wanted
+            for fragment in _fragments(fs, base, other, key, filters)
+            if tuple(_partition_values(fragment).get(k) for k in (key, SNAPSHOT_DATE)) in wanted
         ]
-        opened = _open_all(fragments, fs, "website_id", data=False)
-        stamps += [(f.id, f.day, name, f.stamp) for f in opened]
+        opened = _open_all(fragments, fs, key, data=False)
+        stamps += [(f.id, f.day, other.name, f.stamp) for f in opened]
     return find_mixed(stamps)
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -21,9 +21,12 @@ import pyarrow.parquet as pq
 
 from .._ids import partition_id
 from .._paths import check_target
-from .._schema import TABLES, UNLESS_AUDIENCES, Table
+from .._schema import Table
 from .._version import __version__
 from ..errors import InputError
+from ..sources import SOURCES, Source, source_of
+from ..sources import tables as registered
+from ..sources.base import Tables
 from .layout import (
     FILE_NAME,
     SNAPSHOT_AT,
@@ -41,16 +44,16 @@ from .layout import (
 from .local import commit_local
 from .remote import commit_remote
 
-if TYPE_CHECKING:
-    from ..sources.unless.columns import UnlessAudiences
-
 __all__ = ["to_parquet"]
+
+#: What a loader returns: a source's one table, or an object holding several.
+Load = pd.DataFrame | Tables
 
 _COMPRESSIONS = ("zstd", "snappy", "gzip", "brotli", "lz4", "none")
 
 
 def to_parquet(
-    df_or_tables: pd.DataFrame | UnlessAudiences | Mapping[str, pd.DataFrame],
+    df_or_tables: Load | Mapping[str, pd.DataFrame],
     root: str | os.PathLike[str],
     *,
     snapshot_date: DateLike | None = None,
@@ -61,9 +64,9 @@ def to_parquet(
     """Write a load into the lake, replacing its partitions of the day.
 
     Args:
-        df_or_tables: a Thrive DataFrame (``attrs["tenant_id"]`` names its partition), an
-            ``UnlessAudiences`` (one partition per website and table, empty tables included), or
-            a dict of lake name (``"unless/variants"``) to DataFrame.
+        df_or_tables: a load: a Thrive DataFrame (``attrs["tenant_id"]`` names its partition),
+            an ``UnlessAudiences`` (one partition per website and table, empty tables
+            included); or a dict of lake name (``"unless/variants"``) to DataFrame.
         root: a local directory or a URL fsspec opens (``s3://bucket/lake``).
         snapshot_date: the partition's day, a ``date`` or ``"YYYY-MM-DD"``; defaults to the UTC
             date of ``attrs["fetched_at"]``, else today (UTC).
@@ -91,36 +94,14 @@ def to_parquet(
         else (fetched_at.date() if fetched_at is not None else dt.datetime.now(dt.UTC).date())
     )
     snapshot_at = fetched_at or pd.Timestamp.now(tz="UTC").floor("ms")
-    meta = _file_metadata(attrs, fetched_at, day, snapshot_at)
+    meta = _file_metadata(fetched_at, day, snapshot_at)
 
     parts: list[Part] = []
-    if "thrive/audiences" in tables:
-        tenant = attrs.get("tenant_id", tables["thrive/audiences"].attrs.get("tenant_id"))
-        if tenant is None:
-            raise InputError(
-                "a Thrive DataFrame needs its tenant id for the lake partition, and "
-                "df.attrs has no 'tenant_id': pass tenant_id in attrs "
-                "(df.attrs['tenant_id'] = 'eu-west-2_AbcdEfghI')"
-            )
-        tenant = partition_id(tenant, "tenant_id")
-        _only_asked(tables["thrive/audiences"], "tenant_id", [tenant], "thrive/audiences")
-        table = TABLES["thrive/audiences"]
-        arrow = _to_arrow(tables["thrive/audiences"], table, snapshot_at)
-        parts.append(_part(table, "tenant_id", tenant, day, arrow, meta, codec))
-
-    unless = {name: df for name, df in tables.items() if name.startswith("unless/")}
-    if unless:
-        arrows = {name: _to_arrow(df, TABLES[name], snapshot_at) for name, df in unless.items()}
-        websites = _websites(attrs, arrows)
-        # One website's tables side by side, audiences last: a writer killed between two renames
-        # leaves at most one website mixed, and new audiences mean the whole website landed.
-        names = sorted(arrows, key=lambda name: name == UNLESS_AUDIENCES.name)
-        for website in websites:
-            for name in names:
-                arrow = arrows[name]
-                rows = arrow.filter(pc.equal(arrow.column("website_id"), website))
-                rows = rows.drop_columns(["website_id"])
-                parts.append(_part(TABLES[name], "website_id", website, day, rows, meta, codec))
+    for source in SOURCES.values():
+        given = {t.name: tables[t.name] for t in source.tables if t.name in tables}
+        if given:
+            source_meta = meta | _source_metadata(source, attrs)
+            parts += _parts(source, given, attrs, day, snapshot_at, source_meta, codec)
 
     if fs is None:
         return commit_local(Path(base), parts)
@@ -128,25 +109,25 @@ def to_parquet(
 
 
 def _inputs(
-    obj: pd.DataFrame | UnlessAudiences | Mapping[str, pd.DataFrame],
+    obj: Load | Mapping[str, pd.DataFrame],
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """The tables by lake name, and the load's attrs."""
+    known = registered()
     if isinstance(obj, pd.DataFrame):
         source = obj.attrs.get("source")
-        if source == "thrive" or (
-            source is None and set(TABLES["thrive/audiences"].names) <= set(obj)
-        ):
-            return {"thrive/audiences": obj}, _attrs(obj.attrs)
+        for one in SOURCES.values():
+            if len(one.tables) == 1 and (
+                source == one.name or (source is None and set(one.tables[0].names) <= set(obj))
+            ):
+                return {one.tables[0].name: obj}, _attrs(obj.attrs)
         raise InputError(
-            "to_parquet expected a Thrive DataFrame (attrs['source'] == 'thrive'), an "
-            f"UnlessAudiences, or a dict of lake name to DataFrame; got a DataFrame with "
-            f"attrs['source'] = {source!r}. For Unless tables pass the UnlessAudiences or "
-            f"{{'unless/audiences': df, ...}}"
+            f"to_parquet expected {_loads()}, or a dict of lake name to DataFrame; got a "
+            f"DataFrame with attrs['source'] = {source!r}.{_several_hint()}"
         )
     if isinstance(obj, Mapping):
-        unknown = sorted(str(k) for k in obj if k not in TABLES)
+        unknown = sorted(str(k) for k in obj if k not in known)
         if unknown:
-            raise InputError(f"unknown lake table(s) {unknown}; valid names: {sorted(TABLES)}")
+            raise InputError(f"unknown lake table(s) {unknown}; valid names: {sorted(known)}")
         bad = sorted(str(k) for k, v in obj.items() if not isinstance(v, pd.DataFrame))
         if bad:
             raise InputError(
@@ -157,11 +138,27 @@ def _inputs(
             attrs.update(_attrs(df.attrs))
         return dict(obj), attrs
     tables = getattr(obj, "tables", None)
-    if callable(tables):  # UnlessAudiences, without importing unless.py at module level
+    if callable(tables):  # a load of several tables (UnlessAudiences)
         return dict(tables()), _attrs(getattr(obj, "attrs", None) or {})
     raise InputError(
-        "to_parquet expected a Thrive DataFrame, an UnlessAudiences or a dict of lake name to "
-        f"DataFrame; got {type(obj).__name__}"
+        f"to_parquet expected {_loads()} or a dict of lake name to DataFrame; got "
+        f"{type(obj).__name__}"
+    )
+
+
+def _loads() -> str:
+    """What each source's loader returns, for messages: a DataFrame's ``attrs['source']``."""
+    return ", ".join(
+        f"{s.returns} (attrs['source'] == {s.name!r})" if len(s.tables) == 1 else s.returns
+        for s in SOURCES.values()
+    )
+
+
+def _several_hint() -> str:
+    return "".join(
+        f" For {s.title} tables pass {s.returns} or {{{s.tables[0].name!r}: df, ...}}"
+        for s in SOURCES.values()
+        if len(s.tables) > 1
     )
 
 
@@ -230,27 +227,85 @@ def _portable(type_: pa.DataType) -> pa.DataType:
     return type_
 
 
-def _websites(attrs: Mapping[str, Any], arrows: Mapping[str, pa.Table]) -> list[str]:
-    """Every website of the load, each checked: those it asked for (``attrs["website_ids"]``),
-    or where it names none, those in the rows.
+def _parts(
+    source: Source,
+    frames: Mapping[str, pd.DataFrame],
+    attrs: Mapping[str, Any],
+    day: dt.date,
+    snapshot_at: pd.Timestamp,
+    meta: Mapping[str, str],
+    codec: str,
+) -> list[Part]:
+    """A source's files of one load: one per partition and table, every id checked first.
 
-    A load writes only the partitions of the websites it asked for: a row of another website
-    (a record that named one) is refused before anything is written, never a new partition.
+    Where the rows name their partition (a column, like ``website_id``) the load may fill
+    several, one per id; else it fills the one its ``attrs`` name (``tenant_id``).
     """
-    asked = attrs.get("website_ids") or attrs.get("website_id") or []
+    known = registered()
+    key = source.partition.key
+    if not source.keyed:
+        main = source.tables[0].name
+        value = _asked(source, attrs) or _asked(source, frames[main].attrs)
+        if value is None:
+            attr = source.partition.attrs[0]
+            raise InputError(
+                f"a {source.title} DataFrame needs its {source.partition.noun} id for the lake "
+                f"partition, and df.attrs has no {attr!r}: pass {attr} in attrs "
+                f"(df.attrs[{attr!r}] = {source.partition.example!r})"
+            )
+        ids = [partition_id(value, key)]
+        parts = []
+        for name, df in frames.items():
+            _only_asked(df, key, ids, name)
+            arrow = _to_arrow(df, known[name], snapshot_at)
+            parts.append(_part(known[name], key, ids[0], day, arrow, meta, codec))
+        return parts
+    arrows = {name: _to_arrow(df, known[name], snapshot_at) for name, df in frames.items()}
+    ids = _keyed_ids(source, attrs, arrows)
+    # One partition's tables side by side, the main table last: a writer killed between two
+    # renames leaves at most one partition mixed, and a new main table means the whole landed.
+    names = sorted(arrows, key=lambda name: name == source.tables[0].name)
+    parts = []
+    for value in ids:
+        for name in names:
+            arrow = arrows[name]
+            rows = arrow.filter(pc.equal(arrow.column(key), value)).drop_columns([key])
+            parts.append(_part(known[name], key, value, day, rows, meta, codec))
+    return parts
+
+
+def _asked(source: Source, attrs: Mapping[Any, Any]) -> Any:
+    """The partition id(s) a load's attrs name: the first of the source's keys that is set."""
+    for name in source.partition.attrs:
+        if attrs.get(name) is not None:
+            return attrs[name]
+    return None
+
+
+def _keyed_ids(
+    source: Source, attrs: Mapping[str, Any], arrows: Mapping[str, pa.Table]
+) -> list[str]:
+    """Every partition of a load whose rows name theirs, each checked: those it asked for
+    (``attrs["website_ids"]``), or where it names none, those in the rows.
+
+    A load writes only the partitions it asked for: a row of another one (a record that named
+    one) is refused before anything is written, never a new partition.
+    """
+    key = source.partition.key
+    asked = next((attrs[n] for n in source.partition.attrs if attrs.get(n)), None) or []
     wanted: list[Any] = [asked] if isinstance(asked, str) else list(asked)
     found: set[Any] = set()
     for name, arrow in arrows.items():
-        column = arrow.column("website_id")
+        column = arrow.column(key)
         if column.null_count:
             raise InputError(
-                f"{name}: {column.null_count} row(s) have no website_id; every Unless row needs "
-                "one, it names the lake partition"
+                f"{name}: {column.null_count} row(s) have no {key}; every {source.title} row "
+                "needs one, it names the lake partition"
             )
         found.update(pc.unique(column).to_pylist())
         if wanted:
-            _refuse_others(found, "website_id", wanted, name)
-    return sorted({partition_id(w, "website_id") for w in [*wanted, *found]})
+            _refuse_others(found, key, wanted, name)
+    return sorted({partition_id(w, key) for w in [*wanted, *found]})
 
 
 def _only_asked(df: pd.DataFrame, key: str, wanted: list[str], name: str) -> None:
@@ -280,15 +335,13 @@ def _part(
 ) -> Part:
     partition = f"{key}={value}/{SNAPSHOT_DATE}={day.isoformat()}"
     relpath = f"{table.name}/{partition}/{FILE_NAME}"
-    source = table.name.split("/")[0]
+    source = source_of(table.name).name
     metadata = {
         "audframe.source": source,
         **meta,
         "audframe.table": table.name,
         f"audframe.{key}": value,
     }
-    # The Thrive count is about the Thrive load only, the account about the Unless one.
-    metadata.pop("audframe.account_id" if source == "thrive" else "audframe.total_results", None)
     arrow = arrow.replace_schema_metadata({k.encode(): v.encode() for k, v in metadata.items()})
     sink = pa.BufferOutputStream()
     pq.write_table(
@@ -302,26 +355,25 @@ def _part(
 
 
 def _file_metadata(
-    attrs: Mapping[str, Any],
-    fetched_at: pd.Timestamp | None,
-    day: dt.date,
-    snapshot_at: pd.Timestamp,
+    fetched_at: pd.Timestamp | None, day: dt.date, snapshot_at: pd.Timestamp
 ) -> dict[str, str]:
-    """Parquet key-value metadata: a whitelist of attrs, so a secret can never slip in.
+    """Parquet key-value metadata every file of a load carries; with each source's own
+    (:func:`_source_metadata`), a whitelist of attrs, so a secret can never slip in.
 
     ``audframe.snapshot_at`` is the rows' ``snapshot_at``, the same in every file of one load:
-    readers compare it across an Unless snapshot's tables from the footers alone.
+    readers compare it across a snapshot's tables from the footers alone.
     """
-    meta = {
+    return {
         "audframe.version": __version__,
         "audframe.fetched_at": "" if fetched_at is None else iso(fetched_at),
         "audframe.snapshot_at": iso(snapshot_at),
         "audframe.snapshot_date": day.isoformat(),
     }
-    for key in ("account_id", "total_results"):
-        if attrs.get(key) is not None:
-            meta[f"audframe.{key}"] = str(attrs[key])
-    return meta
+
+
+def _source_metadata(source: Source, attrs: Mapping[str, Any]) -> dict[str, str]:
+    """The attrs a source writes in its files' footers (Thrive's ``total_results``)."""
+    return {f"audframe.{k}": str(attrs[k]) for k in source.file_attrs if attrs.get(k) is not None}
 
 
 def _fetched_at(attrs: Mapping[str, Any]) -> pd.Timestamp | None:

@@ -18,21 +18,22 @@ import socket
 import sys
 import threading
 from collections import Counter
+from importlib import import_module
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 from urllib.parse import urlsplit
 
 from ..errors import AudframeError, InputError
+from ..sources import SOURCES
 from .faults import FaultKind, FaultProfile, fault_profile, fault_response
-from .thrive import ThriveApi
-from .unless import UnlessApi
 from .wire import Headers, Response, error, pause, reset, send
 
-__all__ = ["Api", "Sandbox", "data_dir", "serve"]
+__all__ = ["Api", "Sandbox", "api_classes", "data_dir", "serve"]
 
 
 class Api(Protocol):
-    """One source's API in the sandbox (``audframe/sandbox/<source>.py``)."""
+    """One source's API in the sandbox: ``API`` in the module its declaration names
+    (``audframe/sandbox/<source>.py``), built as ``API(sandbox, root, **its options)``."""
 
     @property
     def name(self) -> str:
@@ -71,14 +72,16 @@ class Api(Protocol):
         ...
 
 
-_APIS: tuple[type[ThriveApi] | type[UnlessApi], ...] = (ThriveApi, UnlessApi)
+def api_classes() -> list[Any]:
+    """Every registered source's API class: ``API`` in the module its declaration names."""
+    return [import_module(source.sandbox).API for source in SOURCES.values()]
 
 
 def data_dir() -> Path:
     """Where the sample data lives: inside the installed package, else the repo's ``data/``."""
     package = Path(__file__).resolve().parents[1]
     for candidate in (package / "_data", package.parent / "data"):
-        if all((candidate / api.name).is_dir() for api in _APIS):
+        if all((candidate / name).is_dir() for name in SOURCES):
             return candidate
     raise AudframeError(
         f"sandbox data not found in {package / '_data'} or {package.parent / 'data'}; "
@@ -130,13 +133,14 @@ class Sandbox:
         self.verbose = verbose
 
         root = root or data_dir()
-        unknown = set(options).difference(*(api.options for api in _APIS))
+        classes = api_classes()
+        unknown = set(options).difference(*(api.options for api in classes))
         if unknown:
-            valid = sorted(name for api in _APIS for name in api.options)
+            valid = sorted(name for api in classes for name in api.options)
             raise TypeError(f"Sandbox() got unknown options {sorted(unknown)}; valid: {valid}")
         self.apis: dict[str, Api] = {
             api.name: api(self, root, **{k: v for k, v in options.items() if k in api.options})
-            for api in _APIS
+            for api in classes
         }
 
         self.request_counts: Counter[str] = Counter()

@@ -324,3 +324,7 @@ def _positive_int(params: dict[str, str], name: str, high: int) -> int | None:
     if not 1 <= value <= high:
         raise ValueError(f"must be an integer from 1 to {high}, got {text!r}")
     return value
+
+
+#: What the sandbox builds for this source (see :class:`~.server.Api`).
+API = ThriveApi

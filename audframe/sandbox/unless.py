@@ -143,3 +143,7 @@ def _data(root: Path) -> dict[str, tuple[Record, ...]]:
         path.stem: tuple(orjson.loads(path.read_bytes()))
         for path in sorted((root / "unless").glob("*.json"))
     }
+
+
+#: What the sandbox builds for this source (see :class:`~.server.Api`).
+API = UnlessApi

@@ -1,1 +1,31 @@
-"""The sources audframe loads, one subpackage each."""
+"""Every source audframe loads, declared once: the registry generic code loops over.
+
+Each source is a subpackage here whose ``__init__`` declares its :class:`~.base.Source`; the
+line below registers it. The lake, the audit and its report, the command line and the sandbox
+read :data:`SOURCES` (at call time, so a source registered later counts too) and never name a
+vendor.
+"""
+
+from __future__ import annotations
+
+from .._schema import Table
+from . import thrive, unless
+from .base import Source
+
+__all__ = ["SOURCES", "Source", "source_of", "tables"]
+
+#: Every source by name, in the order commands, checks, counts and reports list them.
+SOURCES: dict[str, Source] = {s.name: s for s in (thrive.SOURCE, unless.SOURCE)}
+
+
+def tables() -> dict[str, Table]:
+    """Every source's lake tables by name (``thrive/audiences``, ...), in registry order."""
+    return {t.name: t for source in SOURCES.values() for t in source.tables}
+
+
+def source_of(table: str) -> Source:
+    """The source a lake table (``unless/variants``) belongs to; KeyError for none."""
+    for source in SOURCES.values():
+        if any(t.name == table for t in source.tables):
+            return source
+    raise KeyError(table)

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from ... import _json
+from ..._json import JSONDecodeError, read_body
 from .records import (
     KNOWN,
     PARENT_KEYS,
@@ -73,7 +73,7 @@ _NOT_ESCAPES = bytes(b for b in range(256) if b not in b'"[]{}\\/bfnrtu')
 _LETTERS = b"\\/bfnrtu"  # what is left of escapes once they no longer hide a quote
 
 
-def read(data: bytes) -> Page | None:
+def read_page(data: bytes) -> Page | None:
     """The fast path for a body on the wire; None where it cannot give the exact answer.
 
     Raises:
@@ -184,8 +184,8 @@ def _piece(body: bytes) -> Page | None:
     if page is not None:
         return page
     try:
-        parsed = _json.read_body(body)
-    except _json.JSONDecodeError:
+        parsed = read_body(body)
+    except JSONDecodeError:
         return None
     return page_of(parsed)
 

@@ -18,7 +18,6 @@ import requests
 from ..._extra import compile_extra_columns
 from ..._ids import partition_id
 from ..._progress import progress_bar, status_line
-from ..._schema import THRIVE_AUDIENCES
 from ..._timestamps import utc_now_iso
 from ...errors import InputError, PaginationError, ResponseError
 from ...http import (
@@ -32,9 +31,11 @@ from ...http import (
     masked,
     resolve,
 )
+from ..base import Credential
 from .normalize import frame, parse_page
 from .paging import Pager, count_mismatch, total_results
 from .records import Page
+from .schema import AUDIENCES
 
 __all__ = ["load_thrive_audiences"]
 
@@ -48,6 +49,12 @@ HOSTS: dict[str, str] = {
 }
 
 PATH = "/audiences"
+
+# The options that may come from the environment; the command line takes them from there only.
+TENANT_ID = Credential("tenant_id", "THRIVE_TENANT_ID")
+API_SECRET = Credential("api_secret", "THRIVE_API_SECRET", secret=True)
+CLIENT_ID = Credential("client_id", "THRIVE_CLIENT_ID")
+CLIENT_SECRET = Credential("client_secret", "THRIVE_CLIENT_SECRET", secret=True)
 MAX_PER_PAGE = 1000
 #: Pages read at most (``max_pages=`` raises it): 10 million audiences at 1,000 a page. A server
 #: that says more, or keeps serving pages past this, is in a loop.
@@ -128,7 +135,7 @@ def load_thrive_audiences(
         max_pages: the most pages read (10,000), past ``totalPages`` included.
 
     Returns:
-        The :data:`THRIVE_AUDIENCES` columns, one row per audience or structure, duplicate ids
+        The :data:`AUDIENCES` columns, one row per audience or structure, duplicate ids
         dropped. ``attrs``: ``source``, ``fetched_at``, ``tenant_id``, ``region``,
         ``base_url``, ``api_controlled``, ``total_results``, ``pages``, ``duplicate_ids``, and
         ``partial``: True when fewer rows were read than ``total_results`` (a
@@ -152,10 +159,10 @@ def load_thrive_audiences(
         raise InputError(f"per_page must be from 1 to {MAX_PER_PAGE}, got {per_page}")
     if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
         raise InputError(f"max_pages must be a whole number >= 1, got {max_pages!r}")
-    extra = compile_extra_columns(extra_columns, reserved=THRIVE_AUDIENCES.names)
+    extra = compile_extra_columns(extra_columns, reserved=AUDIENCES.names)
     # Checked as the lake checks it, before any request: a bad id is not the API key's fault.
     tenant = partition_id(
-        resolve(tenant_id, "THRIVE_TENANT_ID", what="Thrive tenant id", user=True), "tenant_id"
+        resolve(tenant_id, TENANT_ID.env, what="Thrive tenant id", user=True), "tenant_id"
     )
     base = _base_url(region, base_url)
     auth = _auth(
@@ -290,26 +297,22 @@ def _auth(
     """Basic when an API secret is given (or set), else OAuth2 client credentials."""
     oauth_given = client_id is not None or client_secret is not None
     use_basic = api_secret is not None or (
-        not oauth_given and (os.environ.get("THRIVE_API_SECRET") or not _oauth_env())
+        not oauth_given and (os.environ.get(API_SECRET.env) or not _oauth_env())
     )
     if use_basic:
-        if api_secret is None and not os.environ.get("THRIVE_API_SECRET"):
+        if api_secret is None and not os.environ.get(API_SECRET.env):
             raise InputError(
                 "no Thrive credentials: set THRIVE_API_SECRET (HTTP Basic), or THRIVE_CLIENT_ID "
                 "and THRIVE_CLIENT_SECRET (OAuth2); or pass api_secret=, or client_id= and "
                 "client_secret="
             )
-        secret = Secret(
-            resolve(api_secret, "THRIVE_API_SECRET", what="Thrive API secret", secret=True)
-        )
+        secret = Secret(resolve(api_secret, API_SECRET.env, what="Thrive API secret", secret=True))
         return BasicAuth(tenant, secret, hint=_AUTH_HINT)
     cid = resolve(
-        client_id, "THRIVE_CLIENT_ID", what="Thrive OAuth2 client id", user=not credentials_in_body
+        client_id, CLIENT_ID.env, what="Thrive OAuth2 client id", user=not credentials_in_body
     )
     csecret = Secret(
-        resolve(
-            client_secret, "THRIVE_CLIENT_SECRET", what="Thrive OAuth2 client secret", secret=True
-        )
+        resolve(client_secret, CLIENT_SECRET.env, what="Thrive OAuth2 client secret", secret=True)
     )
     if not isinstance(scope, str) or not scope.strip():
         raise InputError(f"scope must be OAuth2 scopes like 'api/read', got {scope!r}")
@@ -327,4 +330,4 @@ def _auth(
 
 
 def _oauth_env() -> bool:
-    return bool(os.environ.get("THRIVE_CLIENT_ID") and os.environ.get("THRIVE_CLIENT_SECRET"))
+    return bool(os.environ.get(CLIENT_ID.env) and os.environ.get(CLIENT_SECRET.env))

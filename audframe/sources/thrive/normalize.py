@@ -14,12 +14,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ... import _json
 from ..._extra import ExtraColumns, compile_extra_columns
-from ..._schema import THRIVE_AUDIENCES
+from ..._json import JSONDecodeError, dumps, read_body
 from ...errors import InputError
-from . import arrow
+from .arrow import read_page
 from .records import STRING, Page, page_of
+from .schema import AUDIENCES
 
 
 def normalize_thrive(
@@ -35,13 +35,13 @@ def normalize_thrive(
         extra_columns: more columns, ``{"name": "$.json.path"}`` evaluated on each raw record.
 
     Returns:
-        The :data:`THRIVE_AUDIENCES` columns; ``attrs`` has ``source`` and, when the body has
+        The :data:`AUDIENCES` columns; ``attrs`` has ``source`` and, when the body has
         its ``pagination``, ``total_results``. Records are kept as they come, duplicates too.
 
     Raises:
         InputError: the body is not JSON, or not the shape of this endpoint's response.
     """
-    extra = compile_extra_columns(extra_columns, reserved=THRIVE_AUDIENCES.names)
+    extra = compile_extra_columns(extra_columns, reserved=AUDIENCES.names)
     try:
         page = parse_page(body, keep_raw=extra is not None)
     except ValueError as exc:
@@ -64,13 +64,13 @@ def parse_page(body: Any, *, keep_raw: bool = False) -> Page:
             data = body.encode() if isinstance(body, str) else bytes(body)
         except UnicodeEncodeError:
             data = b""  # a lone surrogate: not UTF-8 Arrow could read, the exact path keeps it
-        page = arrow.read(data)
+        page = read_page(data)
         if page is not None:
             return page
     if isinstance(body, bytes | bytearray | memoryview | str):
         try:
-            body = _json.read_body(body)
-        except _json.JSONDecodeError as exc:
+            body = read_body(body)
+        except JSONDecodeError as exc:
             raise ValueError(f"the body is not JSON ({exc})") from exc
     return page_of(body, keep_raw=keep_raw)
 
@@ -98,7 +98,7 @@ def frame(pages: Sequence[Page], extra_columns: ExtraColumns | None) -> pd.DataF
     if extra_columns is not None:
         raw = [record for p in pages for record in (p.raw or [])]
         more = extra_columns.evaluate(raw)
-    return THRIVE_AUDIENCES.frame(columns, extra=more)
+    return AUDIENCES.frame(columns, extra=more)
 
 
 def _concat(arrays: list[pa.Array | pa.ChunkedArray]) -> pa.Array:
@@ -109,6 +109,6 @@ def _concat(arrays: list[pa.Array | pa.ChunkedArray]) -> pa.Array:
 def _extra_text(row: dict[str, Any], index: int) -> str:
     """``row`` as sorted JSON text, however deep it is and however big its integers."""
     try:
-        return _json.dumps(row, sort=True)
+        return dumps(row, sort=True)
     except (TypeError, ValueError) as exc:
         raise InputError(f"record {index} cannot be kept in `extra` as JSON: {exc}") from None

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ... import _json
+from ..._json import describe
 from ..._timestamps import parse_iso
 
 # The record keys this table knows, and the column each one fills.
@@ -61,7 +61,7 @@ def page_of(body: Any, *, keep_raw: bool = False) -> Page:
     else:
         records = body
     if not isinstance(records, list):
-        raise ValueError(f"expected `results` to be an array, got {_json.describe(records)}")
+        raise ValueError(f"expected `results` to be an array, got {describe(records)}")
     page = parse_records(records)
     page.pagination = dict(pagination) if pagination is not None else None
     page.raw = records if keep_raw else None
@@ -82,7 +82,7 @@ def parse_records(records: list[Any]) -> Page:
     extra: list[dict[str, Any] | None] = [None] * n
     for i, record in enumerate(records):
         if not isinstance(record, dict):
-            raise ValueError(f"record {i} should be an object, got {_json.describe(record)}")
+            raise ValueError(f"record {i} should be an object, got {describe(record)}")
         leftover: dict[str, Any] = {}
         for key, value in record.items():
             if key in STRING_KEYS or key in TIME_KEYS:

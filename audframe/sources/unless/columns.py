@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow as pa
 
 from ..._json import dumps
-from ..._schema import UNLESS_AUDIENCES, UNLESS_CONDITIONS, UNLESS_TAGS, UNLESS_VARIANTS
 from .rules import ConditionColumns
+from .schema import AUDIENCES, CONDITIONS, TAGS, VARIANTS
 
 # Rules parsed per chunk: the conditions' Python lists never hold more than this many rules'
 # leaves before they become Arrow arrays.
@@ -108,13 +108,13 @@ class Built:
             part["website_id"] = website.take(parents)
             part["rule_id"] = rule_id.take(parents)
         del website, rule_id
-        audiences = UNLESS_AUDIENCES.frame(aud, extra=self.extra_columns)
+        audiences = AUDIENCES.frame(aud, extra=self.extra_columns)
         # pandas holds its own copy of each string column: drop the source arrays one table at
         # a time, so peak memory never holds two copies of everything.
         aud.clear()
-        variants = UNLESS_VARIANTS.frame(self.variants)
+        variants = VARIANTS.frame(self.variants)
         self.variants.clear()
-        tags = UNLESS_TAGS.frame(self.tags)
+        tags = TAGS.frame(self.tags)
         self.tags.clear()
         result = UnlessAudiences(audiences, variants, conditions, tags, attrs=attrs)
         for _, df in result._named():
@@ -148,13 +148,13 @@ class ConditionFrames:
             owner = pa.array(found.pop("owner"))
             found["website_id"] = website.take(owner)
             found["rule_id"] = rule_id.take(owner)
-            self._frames.append(UNLESS_CONDITIONS.frame(found))
+            self._frames.append(CONDITIONS.frame(found))
             columns.clear()
 
     def frame(self) -> pd.DataFrame:
         frames = self._frames
         if not frames:
-            return UNLESS_CONDITIONS.empty()
+            return CONDITIONS.empty()
         return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from ..._extra import compile_extra_columns
 from ..._ids import partition_id
 from ..._progress import progress_bar, status_line
-from ..._schema import UNLESS_AUDIENCES
 from ..._timestamps import utc_now_iso
 from ...errors import InputError
 from ...http import (
@@ -25,9 +24,11 @@ from ...http import (
     masked,
     resolve,
 )
+from ..base import Credential
 from .columns import UnlessAudiences
 from .normalize import attrs_of, finish, records_of
 from .records import from_records
+from .schema import AUDIENCES
 
 if TYPE_CHECKING:
     import requests
@@ -38,6 +39,12 @@ State = Literal["live", "stopped"]
 STATES: tuple[State, ...] = ("live", "stopped")
 PATH = "/api/v1/public/audiences"
 BASE_URL = "https://api.unless.com"
+
+# The options that may come from the environment; the command line takes them from there only.
+API_KEY = Credential("api_key", "UNLESS_API_KEY", secret=True)
+USER_EMAIL = Credential("user_email", "UNLESS_USER_EMAIL", secret=True)
+ACCOUNT_ID = Credential("account_id", "UNLESS_ACCOUNT_ID")
+WEBSITE_ID = Credential("website_id", "UNLESS_WEBSITE_ID")
 
 
 def load_unless_audiences(
@@ -109,12 +116,12 @@ def load_unless_audiences(
     wanted = _states(states)
     if rule_id is not None and (not isinstance(rule_id, str) or not rule_id.strip()):
         raise InputError(f"rule_id must be an audience id (a non-empty string), got {rule_id!r}")
-    key = Secret(resolve(api_key, "UNLESS_API_KEY", what="Unless API key", secret=True))
-    email = Secret(resolve(user_email, "UNLESS_USER_EMAIL", what="Unless user email"))
-    account = resolve(account_id, "UNLESS_ACCOUNT_ID", what="Unless account id")
+    key = Secret(resolve(api_key, API_KEY.env, what="Unless API key", secret=True))
+    email = Secret(resolve(user_email, USER_EMAIL.env, what="Unless user email"))
+    account = resolve(account_id, ACCOUNT_ID.env, what="Unless account id")
     # Checked as the lake checks them, before any request: a bad id is not the API key's fault.
     websites = [partition_id(w, "website_id") for w in _website_ids(website_id)]
-    extras = compile_extra_columns(extra_columns, reserved=UNLESS_AUDIENCES.names)
+    extras = compile_extra_columns(extra_columns, reserved=AUDIENCES.names)
     auth = HeaderAuth(
         {"x-api-key": key, "x-user-email": email, "x-account-id": account},
         hint=(
@@ -194,7 +201,7 @@ def _states(states: Any) -> tuple[State, ...]:
 
 
 def _website_ids(value: str | Sequence[str] | None) -> list[str]:
-    env = "UNLESS_WEBSITE_ID"
+    env = WEBSITE_ID.env
     if value is None:
         value = os.environ.get(env)
     items: list[Any] = [value] if isinstance(value, str) else list(value or [])

@@ -18,12 +18,12 @@ import pyarrow.compute as pc
 
 from ..._extra import compile_extra_columns
 from ..._json import JSONDecodeError, describe, read_body
-from ..._schema import UNLESS_AUDIENCES
 from ..._timestamps import utc_now_iso
 from ...errors import InputError
 from .arrow import from_arrow
 from .columns import Built, UnlessAudiences, array
 from .records import from_records
+from .schema import AUDIENCES
 
 __all__ = ["normalize_unless"]
 
@@ -53,7 +53,7 @@ def normalize_unless(
             (a byte that is not UTF-8, a lone surrogate, ``1e400``): it is kept in ``extra``
             as its raw text (see :func:`audframe._json.read_body`).
     """
-    extras = compile_extra_columns(extra_columns, reserved=UNLESS_AUDIENCES.names)
+    extras = compile_extra_columns(extra_columns, reserved=AUDIENCES.names)
     built: Built | None = None
     if extras is None and isinstance(body, bytes | bytearray | memoryview | str):
         try:
