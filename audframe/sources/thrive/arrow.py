@@ -8,15 +8,14 @@ that may have lost digits, bytes that are not UTF-8) makes it give up, and the e
 
 from __future__ import annotations
 
-import io
 import re
 from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.json as pa_json
 
 from ..._json import JSONDecodeError, read_body
+from .._arrow import MAX_ARROW_BODY, OPENS_OBJECT, piece, read_json, release_memory, spans
 from .records import (
     KNOWN,
     PARENT_KEYS,
@@ -60,14 +59,11 @@ _EXACT_TYPES = (pa.types.is_string, pa.types.is_boolean, pa.types.is_int64, pa.t
 
 
 MAX_ARROW_DEPTH = 512
-#: Bytes of body Arrow's reader takes in one block (an int32); a bigger body is read in pieces.
-MAX_ARROW_BODY = 2**31 - 2
 PIECE_BYTES = 64 << 20  # about the size of each piece of a body read in pieces
 _HEAD_BYTES = 1 << 16  # where "results" must start for a body to be read in pieces
 _RESULTS = re.compile(rb'"results"[ \t\r\n]*:[ \t\r\n]*\[')
 # Between two objects of a list: outside any string (there a quote would be escaped).
 _SPLIT = re.compile(rb'\}[ \t\r\n]*,[ \t\r\n]*(?=\{[ \t\r\n]*")')
-_OPENS_OBJECT = re.compile(rb"[ \t\r\n]*\{")
 _NOT_MARKS = bytes(b for b in range(256) if b not in b'"[]{}\\u')
 _NOT_ESCAPES = bytes(b for b in range(256) if b not in b'"[]{}\\/bfnrtu')
 _LETTERS = b"\\/bfnrtu"  # what is left of escapes once they no longer hide a quote
@@ -84,7 +80,7 @@ def read_page(data: bytes) -> Page | None:
 
 def parse_arrow(body: bytes) -> Page | None:
     """The fast path: Arrow's JSON reader. None where it cannot give the exact answer."""
-    if not _OPENS_OBJECT.match(body):
+    if not OPENS_OBJECT.match(body):
         return None  # a top-level `null` crashes Arrow's reader (a segfault), and is no body
     try:
         table = _read_arrow(body)
@@ -153,17 +149,13 @@ def parse_pieces(body: bytes) -> Page:
     start = _RESULTS.search(body, 0, _HEAD_BYTES)
     if start is None:
         raise _unsplit(body)
-    head, begin = body[: start.end()], start.end()
+    head = body[: start.end()]
     pieces: list[Page] = []
-    while True:
-        cut = _SPLIT.search(body, begin + PIECE_BYTES)
-        piece = _piece(head + body[begin : cut.start() + 1] + b"]}" if cut else head + body[begin:])
-        if piece is None:
+    for span in spans(body, start.end(), PIECE_BYTES, _SPLIT):
+        page = _piece(piece(body, head, span))
+        if page is None:
             raise _unsplit(body)
-        pieces.append(piece)
-        if cut is None:
-            break
-        begin = cut.end()
+        pieces.append(page)
     pagination = next((p.pagination for p in reversed(pieces) if p.pagination), None)
     columns = {col: pa.chunked_array([p.columns[col] for p in pieces]) for col in pieces[0].columns}
     return Page(columns, [row for p in pieces for row in p.extra], pagination)
@@ -208,20 +200,10 @@ def _read_arrow(body: bytes) -> pa.Table | None:
 
 def _arrow_json(body: bytes, *, unknown: Literal["error", "infer"]) -> pa.Table:
     try:
-        return pa_json.read_json(
-            io.BytesIO(body),
-            read_options=pa_json.ReadOptions(block_size=len(body) + 1),
-            parse_options=pa_json.ParseOptions(
-                explicit_schema=_ARROW_BODY,
-                newlines_in_values=True,
-                unexpected_field_behavior=unknown,
-            ),
-        )
+        return read_json(body, _ARROW_BODY, unknown=unknown)
     finally:
         if len(body) > _RELEASE_ABOVE:
-            # The reader's scratch space is about twice the body; hand it back to the OS now
-            # rather than let the allocator keep it while the columns are built.
-            pa.default_memory_pool().release_unused()
+            release_memory()  # before the columns are built, not after
 
 
 def nesting(body: bytes) -> int:

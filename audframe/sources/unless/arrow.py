@@ -8,7 +8,6 @@ on a thread while this one parses the rules of the pieces already read.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..._timestamps import _MS_BOUND
+from .._arrow import (
+    MAX_ARROW_BODY,
+    OPENS_OBJECT,
+    READ_ERRORS,
+    piece,
+    read_json,
+    release_memory,
+    spans,
+)
 from .columns import Built, ConditionFrames, rule_chunks
 from .records import BOOLS, EXACT_FLOAT, INTS, STRINGS, TIMES
 
@@ -39,7 +47,6 @@ _RECORD_TYPE = pa.struct(
     ]
 )
 _BODY_SCHEMA = pa.schema([("audiences", pa.list_(_RECORD_TYPE))])
-_OPENS_OBJECT = re.compile(rb"\s*\{")
 
 
 def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
@@ -49,12 +56,11 @@ def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
     any value of another type, makes it fail, and the caller falls back to the Python path, the
     one that keeps such things in ``extra``. So both paths give the same tables.
     """
-    # Arrow reads one block; its block size is an int32.
-    if not _OPENS_OBJECT.match(data) or len(data) >= 2**31 - 2:
+    if not OPENS_OBJECT.match(data) or len(data) >= MAX_ARROW_BODY:
         return None
     try:
         table, conditions = _read_body(data)
-    except _READ_ERRORS:
+    except READ_ERRORS:
         return None
     lists = table.column("audiences")
     if table.num_rows != lists.num_chunks:
@@ -113,16 +119,14 @@ def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
     return Built(aud, out_variants, out_tags, rule_chunks(rules), conditions=conditions)
 
 
-# What Arrow's reader raises for a body that does not fit the schema (or is not JSON).
-_READ_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeDecodeError)
 # A big body is read in pieces of about this size, on a thread (Arrow's reader lets go of the
 # GIL), while this thread parses the rules of the pieces already read: the two take about as
 # long, and the machine has two cores at least.
 _PIECE_BYTES = 4 << 20
-_BODY_START = re.compile(rb'\s*\{\s*"audiences"\s*:\s*\[')
+_BODY_START = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"audiences"[ \t\r\n]*:[ \t\r\n]*\[')
 # Where one record likely ends and the next begins: not in a string (there a quote would be
 # escaped) and not between two variants (whose keys are id, name and weight).
-_SPLIT = re.compile(rb'\},\{"(?!(?:id|name|weight)")')
+_SPLIT = re.compile(rb'\},(?=\{"(?!(?:id|name|weight)"))')
 
 
 def _read_body(
@@ -137,62 +141,34 @@ def _read_body(
     whole body is read in one block instead, exactly as if it had never been split.
     """
     start = _BODY_START.match(data)
-    spans = _spans(data, start.end()) if start else []
-    if start and len(spans) > 1:
+    cuts = spans(data, start.end(), _PIECE_BYTES, _SPLIT) if start else []
+    if start and len(cuts) > 1:
         head = bytes(data[: start.end()])
-        view = memoryview(data)
 
-        def piece(span: tuple[int, int]) -> pa.Table:
-            begin, end = span
-            tail = b"" if end == len(data) else b"]}"
+        def read_piece(span: tuple[int, int]) -> pa.Table:
             # The system allocator: what the reader frees is then the process's to reuse, not
-            # kept for a thread that is about to end (see _release_free_memory).
-            return _read_block(b"".join((head, view[begin:end], tail)), pa.system_memory_pool())
+            # kept for a thread that is about to end (see release_memory).
+            body = piece(data, head, span)
+            return read_json(body, _BODY_SCHEMA, threads=False, pool=pa.system_memory_pool())
 
         conditions: ConditionFrames | None = ConditionFrames()
         tables: list[pa.Table] = []
         pool = ThreadPoolExecutor(1)
         try:
-            for table in pool.map(piece, spans):
+            for table in pool.map(read_piece, cuts):
                 tables.append(table)
                 if conditions is not None and not _piece_conditions(table, conditions):
                     conditions = None  # not valid UTF-8: the checks after reading say so
             return pa.concat_tables(tables), conditions
-        except _READ_ERRORS:
+        except READ_ERRORS:
             pass  # a split inside a string or a nested list, or a body that does not fit
         finally:
             pool.shutdown(cancel_futures=True)
             del tables
-            _release_free_memory()
-    return _read_block(data, None), None
-
-
-def _spans(data: bytes | bytearray | memoryview, begin: int) -> list[tuple[int, int]]:
-    """(start, end) of each piece's records: each but the last ends on a ``}`` before ``,{"``."""
-    spans: list[tuple[int, int]] = []
-    while (cut := _SPLIT.search(data, begin + _PIECE_BYTES)) is not None:
-        spans.append((begin, cut.start() + 1))
-        begin = cut.start() + 2
-    spans.append((begin, len(data)))
-    return spans
-
-
-def _read_block(data: bytes | bytearray | memoryview, pool: pa.MemoryPool | None) -> pa.Table:
-    import pyarrow.json as pj
-
-    return pj.read_json(
-        pa.BufferReader(pa.py_buffer(data)),
-        # One thread: a single block gains nothing from more. (A body read in one block is
-        # read on this thread, so the memory it frees is this thread's to reuse: mimalloc
-        # keeps freed pages per thread.)
-        read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
-        parse_options=pj.ParseOptions(
-            explicit_schema=_BODY_SCHEMA,
-            unexpected_field_behavior="error",
-            newlines_in_values=True,
-        ),
-        memory_pool=pool,
-    )
+            release_memory()
+    # On this thread: the memory the reader frees is then this thread's to reuse (mimalloc
+    # keeps freed pages per thread) when the tables are built next.
+    return read_json(data, _BODY_SCHEMA, threads=False), None
 
 
 def _piece_conditions(table: pa.Table, out: ConditionFrames) -> bool:
@@ -207,18 +183,6 @@ def _piece_conditions(table: pa.Table, out: ConditionFrames) -> bool:
         for s, chunk in rule_chunks(rules):
             out.add(chunk, website.slice(s, len(chunk)), rule_id.slice(s, len(chunk)))
     return True
-
-
-def _release_free_memory() -> None:
-    """Give the C heap's free pages back to the system (glibc; elsewhere nothing happens).
-
-    The reader thread's scratch memory is free once the pieces are read, but glibc keeps it in
-    that thread's arena, where the tables built next (on this thread) cannot reuse it.
-    """
-    import ctypes
-
-    with contextlib.suppress(AttributeError, OSError):  # not glibc: nothing to give back
-        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _joined(arrays: Sequence[pa.Array]) -> pa.Array | pa.ChunkedArray:
