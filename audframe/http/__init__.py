@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from .auth import Auth, BasicAuth, HeaderAuth, OAuth2ClientCredentials
-from .client import HttpClient
+from .client import HttpClient, connect
 from .retry import Retry, parse_retry_after
 from .secrets import Secret, credential_problem, masked, resolve
 from .transport import MAX_BODY_BYTES
@@ -28,6 +28,7 @@ __all__ = [
     "Retry",
     "Secret",
     "check_url",
+    "connect",
     "credential_problem",
     "masked",
     "parse_retry_after",

@@ -101,8 +101,8 @@ class Sandbox:
         down: every request gets 503 (settable while running).
         verbose: log each request to stderr.
         root: the data directory (default: :func:`data_dir`).
-        **options: options of the sources' APIs: Thrive's ``page_size_cap``, ``token_ttl`` and
-            ``churn`` (see :class:`~.thrive.ThriveApi`).
+        **options: options of the sources' APIs: Thrive's ``page_size_cap``, ``token_ttl``,
+            ``token_uses`` and ``churn`` (see :class:`~.thrive.ThriveApi`).
 
     Each API's own names show on the sandbox too, as the README documents them:
     ``sb.thrive_kwargs()``, ``sb.tenant_id``, ``sb.churn`` (Thrive); ``sb.unless_kwargs()``,

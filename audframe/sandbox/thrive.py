@@ -3,7 +3,7 @@
 HTTP Basic (tenant id and API secret) or a bearer token from ``POST /oauth2/token/{tenant}``
 (client credentials in HTTP Basic or in the form); real paging with ``page``, ``perPage`` and
 ``limit``; Thrive's documented error bodies. Options let a test cap the page size, expire tokens
-early or change the inventory while a client pages.
+(after a time or after a number of requests) or change the inventory while a client pages.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ SCOPES: Final = ("api/read", "api/write", "api/all")
 class _Token:
     expires: float  # time.monotonic()
     scopes: frozenset[str]
+    uses_left: int | None  # requests it may still make; None: no limit
 
 
 class ThriveApi:
@@ -60,7 +61,10 @@ class ThriveApi:
         root: the data directory: ``root/thrive/tenant.json`` and ``audiences.json``.
         page_size_cap: serve at most this many rows per page whatever is asked, and say so in
             ``pagination.perPage``.
-        token_ttl: seconds an OAuth2 token lives (short values let tests see it expire).
+        token_ttl: seconds an OAuth2 token lives; ``expires_in`` says exactly this.
+        token_uses: requests a token may make before it expires (a 401, as when its time is up);
+            None for no limit. Unlike a short ``token_ttl``, it expires tokens mid-load the same
+            way however busy the machine is.
         churn: after each page served, add or delete one record (alternately, at a place drawn
             from the seed), so the total changes while a client pages.
     """
@@ -68,7 +72,7 @@ class ThriveApi:
     name: Final = "thrive"
     prefixes: Final = (PREFIX, TOKEN)
     #: The sandbox's keyword arguments this API takes.
-    options: Final = ("page_size_cap", "token_ttl", "churn")
+    options: Final = ("page_size_cap", "token_ttl", "token_uses", "churn")
     #: Its names that show on the sandbox itself (``sb.tenant_id``), as the README documents.
     exposes: Final = (
         "tenant_id",
@@ -78,6 +82,7 @@ class ThriveApi:
         "thrive_records",
         "page_size_cap",
         "token_ttl",
+        "token_uses",
         "churn",
         "churn_log",
     )
@@ -89,15 +94,19 @@ class ThriveApi:
         *,
         page_size_cap: int | None = None,
         token_ttl: float = 3600.0,
+        token_uses: int | None = None,
         churn: bool = False,
     ) -> None:
         if page_size_cap is not None and page_size_cap < 1:
             raise InputError(f"page_size_cap must be at least 1, got {page_size_cap!r}")
         if token_ttl <= 0:
             raise InputError(f"token_ttl must be positive, got {token_ttl!r}")
+        if token_uses is not None and token_uses < 1:
+            raise InputError(f"token_uses must be at least 1, got {token_uses!r}")
         self.sandbox = sandbox
         self.page_size_cap = page_size_cap
         self.token_ttl = token_ttl
+        self.token_uses = token_uses
         self.churn = churn
         self.churn_log: list[tuple[str, str]] = []
         self.tenant_id, records = _data(root)
@@ -195,14 +204,12 @@ class ThriveApi:
             now = time.monotonic()
             self._tokens = {t: v for t, v in self._tokens.items() if v.expires > now}
             scopes = frozenset(asked or SCOPES)
-            self._tokens[token] = _Token(now + self.token_ttl, scopes)
+            self._tokens[token] = _Token(now + self.token_ttl, scopes, self.token_uses)
+        ttl = self.token_ttl
+        # The true lifetime, so a client renews a short-lived token before it runs out.
+        expires_in = int(ttl) if float(ttl).is_integer() else ttl
         return json_response(
-            200,
-            {
-                "access_token": token,
-                "expires_in": max(1, math.ceil(self.token_ttl)),
-                "token_type": "Bearer",
-            },
+            200, {"access_token": token, "expires_in": expires_in, "token_type": "Bearer"}
         )
 
     def _auth(self, headers: Headers) -> Response | None:
@@ -211,13 +218,18 @@ class ThriveApi:
         if authorization[:7].lower() == "bearer ":
             with self._lock:
                 entry = self._tokens.get(authorization[7:].strip())
+                expired = entry is not None and (
+                    time.monotonic() >= entry.expires or entry.uses_left == 0
+                )
+                if entry is not None and not expired and entry.uses_left is not None:
+                    entry.uses_left -= 1
             if entry is None:
                 return error(
                     401,
                     "Invalid access token",
                     **{"WWW-Authenticate": 'Bearer error="invalid_token"'},
                 )
-            if time.monotonic() >= entry.expires:
+            if expired:
                 return error(
                     401,
                     "The access token expired",

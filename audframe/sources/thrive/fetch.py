@@ -17,7 +17,7 @@ import requests
 
 from ..._extra import compile_extra_columns
 from ..._ids import partition_id
-from ..._progress import progress_bar, status_line
+from ..._progress import progress_bar
 from ..._timestamps import utc_now_iso
 from ...errors import InputError, PaginationError, ResponseError
 from ...http import (
@@ -27,6 +27,7 @@ from ...http import (
     OAuth2ClientCredentials,
     Secret,
     check_url,
+    connect,
     credential_problem,
     masked,
     resolve,
@@ -175,20 +176,18 @@ def load_thrive_audiences(
         credentials_in_body=credentials_in_body,
     )
     fetched_at = utc_now_iso()
-    with (
-        status_line("Thrive audiences", progress) as status,
-        HttpClient(
-            base,
-            source="thrive",
-            auth=auth,
-            max_workers=max_workers,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_body_bytes=max_body_bytes,
-            session=session,
-            status=status,
-        ) as client,
-    ):
+    with connect(
+        base,
+        source="thrive",
+        title="Thrive audiences",
+        auth=auth,
+        progress=progress,
+        max_workers=max_workers,
+        timeout=timeout,
+        max_retries=max_retries,
+        max_body_bytes=max_body_bytes,
+        session=session,
+    ) as client:
         pages = _fetch_pages(
             client, per_page, api_controlled, extra is not None, progress, max_pages
         )

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from ..._extra import compile_extra_columns
 from ..._ids import partition_id
-from ..._progress import progress_bar, status_line
+from ..._progress import progress_bar
 from ..._timestamps import utc_now_iso
 from ...errors import InputError
 from ...http import (
     MAX_BODY_BYTES,
     HeaderAuth,
-    HttpClient,
     Secret,
+    connect,
     credential_problem,
     masked,
     resolve,
@@ -136,17 +136,17 @@ def load_unless_audiences(
         for state in (wanted if rule_id is None else wanted[:1])
     ]
     with (
-        status_line("Unless audiences", progress) as status,
-        HttpClient(
+        connect(
             base_url,
             source="unless",
+            title="Unless audiences",
             auth=auth,
+            progress=progress,
             max_workers=max_workers,
             timeout=timeout,
             max_retries=max_retries,
             max_body_bytes=max_body_bytes,
             session=session,
-            status=status,
         ) as client,
         progress_bar(len(calls), "Unless audiences", progress) as bar,
     ):
