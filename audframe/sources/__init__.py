@@ -1,6 +1,6 @@
 """Every source audframe loads, declared once: the registry generic code loops over.
 
-Each source is a subpackage here whose ``__init__`` declares its :class:`~.base.Source`; the
+Each source is a subpackage here whose ``__init__`` declares its :class:`~.base.Source`; one
 line below registers it. The lake, the audit and its report, the command line and the sandbox
 read :data:`SOURCES` (at call time, so a source registered later counts too) and never name a
 vendor.
@@ -8,14 +8,31 @@ vendor.
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from .._schema import Table
-from . import thrive, unless
 from .base import Source
 
 __all__ = ["SOURCES", "Source", "source_of", "tables"]
 
-#: Every source by name, in the order commands, checks, counts and reports list them.
-SOURCES: dict[str, Source] = {s.name: s for s in (thrive.SOURCE, unless.SOURCE)}
+
+def _declared(*names: str) -> dict[str, Source]:
+    """The ``SOURCE`` each named subpackage declares, by name, in this order."""
+    found: dict[str, Source] = {}
+    for name in names:
+        source = import_module(f"{__name__}.{name}").SOURCE
+        if not isinstance(source, Source) or source.name != name:
+            raise TypeError(f"audframe.sources.{name}.SOURCE should be the Source named {name!r}")
+        found[name] = source
+    return found
+
+
+#: Every source by name, one line each, in the order commands, checks, counts and reports list
+#: them.
+SOURCES: dict[str, Source] = _declared(
+    "thrive",
+    "unless",
+)
 
 
 def tables() -> dict[str, Table]:
