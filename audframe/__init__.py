@@ -4,6 +4,9 @@
 >>> df = af.load_thrive_audiences()          # THRIVE_TENANT_ID, THRIVE_API_SECRET
 >>> u = af.load_unless_audiences()           # UNLESS_API_KEY, UNLESS_USER_EMAIL, ...
 >>> af.to_parquet(df, "lake/")
+
+Each source's loader and normaliser are its own (``audframe/sources/<name>/``); the lake and the
+audit serve every source alike.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from .errors import (
     StorageError,
 )
 from .lake import list_snapshots, read_lake, to_parquet
-from .thrive import TotalMismatchWarning, load_thrive_audiences, normalize_thrive
-from .unless import UnlessAudiences, load_unless_audiences, normalize_unless
+from .sources.thrive import TotalMismatchWarning, load_thrive_audiences, normalize_thrive
+from .sources.unless import UnlessAudiences, load_unless_audiences, normalize_unless
 
 __all__ = [
     "ApiError",

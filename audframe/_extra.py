@@ -50,7 +50,6 @@ def compile_extra_columns(
             f"got {type(mapping).__name__}"
         )
     import jsonpath_ng.ext
-    from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 
     parse: Any = getattr(jsonpath_ng.ext, "parse")  # noqa: B009 (not re-exported for mypy)
 
@@ -66,7 +65,10 @@ def compile_extra_columns(
             raise InputError(f"extra_columns[{name!r}] must be a JSONPath string, got {path!r}")
         try:
             expressions[name] = parse(path)
-        except (JsonPathLexerError, JsonPathParserError, Exception) as exc:
+        except Exception as exc:
+            # Not only jsonpath-ng's JsonPathLexerError and JsonPathParserError: its extensions
+            # raise exceptions of their own (``split(x)`` a DefintionInvalid). Whatever the
+            # parser raises, the expression is what is wrong.
             raise InputError(
                 f"extra_columns[{name!r}] = {path!r} is not a valid JSONPath expression: {exc}"
             ) from exc

@@ -1,8 +1,10 @@
-"""Every table's columns and dtypes, declared once, as data.
+"""How a table's columns and dtypes are declared, once, as data.
 
+Each source declares its tables with :class:`Table` (``audframe/sources/<name>/schema.py``).
 Normalisers build each column as a Python list or an Arrow array and hand them to
 :meth:`Table.frame`, the one place where values become pandas dtypes. The lake writes
-:meth:`Table.arrow_schema`, and the README's column tables are these declarations.
+:meth:`Table.arrow_schema`, and the README's column tables are these declarations
+(:func:`markdown`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
+
+from ._json import dumps
 
 Kind = Literal["string", "int", "float", "boolean", "timestamp"]
 
@@ -55,11 +59,16 @@ class Column:
 
 @dataclass(frozen=True)
 class Table:
-    """One table's name (as in the lake: ``source/table``), key and columns."""
+    """One table's name (as in the lake: ``source/table``), key and columns.
+
+    ``signature``: columns only this table has, by which a frame of it is recognised (a frame
+    read from the lake carries more columns than its table's).
+    """
 
     name: str
     key: tuple[str, ...]
     columns: tuple[Column, ...]
+    signature: frozenset[str] = frozenset()
 
     @property
     def names(self) -> list[str]:
@@ -113,8 +122,6 @@ def _array(values: Any, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:
 
 
 def _inferred_array(values: Sequence[Any]) -> pa.Array:
-    from ._json import dumps
-
     try:
         array = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
@@ -125,106 +132,6 @@ def _inferred_array(values: Sequence[Any]) -> pa.Array:
         # Lists and objects stay JSON text: typed columns in pandas, readable in any engine.
         return pa.array([None if v is None else dumps(v) for v in values], type=pa.string())
     return array
-
-
-def _c(name: str, kind: Kind, doc: str) -> Column:
-    return Column(name, kind, doc)
-
-
-THRIVE_AUDIENCES = Table(
-    "thrive/audiences",
-    key=("id",),
-    columns=(
-        _c("id", "string", "the audience's or structure's id (24 hex characters)"),
-        _c("name", "string", "display name"),
-        _c("reference", "string", "external reference; unique per tenant"),
-        _c("api_controlled", "boolean", "managed only through the API"),
-        _c("category", "string", "`structure` (top level) or `audience` (child)"),
-        _c("type", "string", "`manual` or `smart`"),
-        _c("parent_id", "string", "the parent structure's id; null on a structure"),
-        _c("parent_name", "string", "the parent structure's name"),
-        _c("parent_reference", "string", "the parent structure's reference"),
-        _c("structure_id", "string", "own id on a structure, the parent's id on an audience"),
-        _c("created_at", "timestamp", "`createdAt`, UTC"),
-        _c("updated_at", "timestamp", "`updatedAt`, UTC"),
-        _c("extra", "string", "the record's keys this table does not know, as JSON text"),
-    ),
-)
-
-UNLESS_AUDIENCES = Table(
-    "unless/audiences",
-    key=("website_id", "rule_id"),
-    columns=(
-        _c("account_id", "string", "`accountId`"),
-        _c("website_id", "string", "`websiteId` (a workspace in the UI)"),
-        _c("rule_id", "string", "`ruleId`, the audience's id"),
-        _c("name", "string", "display name"),
-        _c("state", "string", "`draft`, `live` or `stopped`"),
-        _c("prio", "int", "execution order when several audiences apply"),
-        _c("disabled", "boolean", "excluded from evaluation"),
-        _c("read_only", "boolean", "`readOnly`"),
-        _c("exclusive", "boolean", "`exclusive`"),
-        _c("is_component", "boolean", "`isComponent`"),
-        _c("web_page_path", "string", "`webPagePath`"),
-        _c("duration", "int", "`duration`, in `duration_type` units"),
-        _c("duration_type", "string", "`minutes`, `hours` or `days`"),
-        _c("start_date", "timestamp", "`startDate` (Unix ms), UTC"),
-        _c("created_date", "timestamp", "`createdDate` (Unix ms), UTC"),
-        _c("updated_date", "timestamp", "`updatedDate` (Unix ms), UTC"),
-        _c("rule", "string", "the targeting rule, raw JSON text"),
-        _c("rule_error", "string", "why `rule` could not be parsed; null where it parsed"),
-        _c("n_variants", "int", "number of variants"),
-        _c("n_conditions", "int", "number of leaf conditions in the parsed rule"),
-        _c("extra", "string", "the record's keys this table does not know, as JSON text"),
-    ),
-)
-
-UNLESS_VARIANTS = Table(
-    "unless/variants",
-    key=("website_id", "rule_id", "position"),
-    columns=(
-        _c("website_id", "string", "the audience's website"),
-        _c("rule_id", "string", "the audience's id"),
-        _c("position", "int", "0-based place in the audience's `variants` list"),
-        _c("variant_id", "string", "`id`"),
-        _c("variant_name", "string", "`name`"),
-        _c("weight", "float", "`weight`, exact as sent (percent)"),
-    ),
-)
-
-UNLESS_CONDITIONS = Table(
-    "unless/conditions",
-    key=("website_id", "rule_id", "condition_index"),
-    columns=(
-        _c("website_id", "string", "the audience's website"),
-        _c("rule_id", "string", "the audience's id"),
-        _c("condition_index", "int", "0-based order of the leaf in the rule"),
-        _c("path", "string", "the leaf's place, e.g. `and[1].or[0]`; empty for a bare leaf"),
-        _c("depth", "int", "groups above the leaf, `not` included"),
-        _c("group_op", "string", "nearest enclosing `and` or `or`; null for none"),
-        _c("negated", "boolean", "under an odd number of `not`"),
-        _c("field", "string", "the leaf's `field`"),
-        _c("operator", "string", "the leaf's `operator`"),
-        _c("value", "string", "a string as is; any other value as JSON text; null for null"),
-        _c("value_type", "string", "string, number, boolean, null, array or object"),
-        _c("extra", "string", "the leaf's other keys, as JSON text"),
-    ),
-)
-
-UNLESS_TAGS = Table(
-    "unless/tags",
-    key=("website_id", "rule_id", "tag"),
-    columns=(
-        _c("website_id", "string", "the audience's website"),
-        _c("rule_id", "string", "the audience's id"),
-        _c("tag", "string", "one of `audienceTags`"),
-    ),
-)
-
-TABLES: dict[str, Table] = {
-    t.name: t
-    for t in (THRIVE_AUDIENCES, UNLESS_AUDIENCES, UNLESS_VARIANTS, UNLESS_CONDITIONS, UNLESS_TAGS)
-}
 
 
 def markdown(table: Table) -> str:

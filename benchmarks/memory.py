@@ -42,7 +42,7 @@ def main() -> int:
     del body
     made = time.perf_counter() - started
 
-    result = measure("audframe.unless", "normalize_unless", path, warmup, repeat=1)
+    result = measure("audframe", "normalize_unless", path, warmup, repeat=1)
     peak = result["peak_bytes"]
     ratio = peak / size
     verdict = "PASS" if ratio < LIMIT else "FAIL"

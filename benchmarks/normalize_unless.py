@@ -32,7 +32,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout: audframe without installing
 
-from audframe.unless import normalize_unless  # noqa: E402
+from audframe import normalize_unless  # noqa: E402
 
 FIELDS = ["url", "referrer", "utm_source", "country", "device", "language", "visits", "cookie"]
 OPERATORS = ["equals", "contains", "starts_with", "not_equals", "greater_than", "in", "matches"]

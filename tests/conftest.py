@@ -9,6 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from audframe.sources import SOURCES
+
 PAYLOADS = Path(__file__).parent / "payloads"
 THRIVE_URL = "https://public.api.learn.link/rest/v1/audiences"
 
@@ -26,7 +28,7 @@ def thrive_records() -> list[dict[str, Any]]:
 def _no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Retries wait on a clock that does not tick; tests read the waits instead."""
     waits: list[float] = []
-    monkeypatch.setattr("audframe._http._sleep", lambda seconds, stop: waits.append(seconds))
+    monkeypatch.setattr("audframe.http.client._sleep", lambda seconds, stop: waits.append(seconds))
     return waits
 
 
@@ -37,17 +39,10 @@ def waits(_no_real_sleep: list[float]) -> list[float]:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "THRIVE_TENANT_ID",
-        "THRIVE_API_SECRET",
-        "THRIVE_CLIENT_ID",
-        "THRIVE_CLIENT_SECRET",
-        "UNLESS_API_KEY",
-        "UNLESS_USER_EMAIL",
-        "UNLESS_ACCOUNT_ID",
-        "UNLESS_WEBSITE_ID",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    """No source's credentials from the machine's environment reach a test."""
+    for source in SOURCES.values():
+        for credential in source.credentials:
+            monkeypatch.delenv(credential.env, raising=False)
 
 
 def thrive_pager(

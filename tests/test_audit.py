@@ -10,16 +10,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from audframe._checks import WEIGHT_TOLERANCE
-from audframe._schema import (
-    TABLES,
-    THRIVE_AUDIENCES,
-    UNLESS_AUDIENCES,
-    UNLESS_CONDITIONS,
-    UNLESS_TAGS,
-    UNLESS_VARIANTS,
-    Table,
-)
+from audframe import UnlessAudiences
+from audframe._schema import Table
 from audframe.audit import (
     CHECKS,
     FINDING_COLUMNS,
@@ -30,7 +22,15 @@ from audframe.audit import (
     run_audit,
 )
 from audframe.errors import InputError
-from audframe.unless import UnlessAudiences
+from audframe.sources import tables as registered_tables
+from audframe.sources.thrive.schema import AUDIENCES as THRIVE_AUDIENCES
+from audframe.sources.unless.checks import WEIGHT_TOLERANCE
+from audframe.sources.unless.schema import AUDIENCES as UNLESS_AUDIENCES
+from audframe.sources.unless.schema import CONDITIONS as UNLESS_CONDITIONS
+from audframe.sources.unless.schema import TAGS as UNLESS_TAGS
+from audframe.sources.unless.schema import VARIANTS as UNLESS_VARIANTS
+
+TABLES = registered_tables()
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = pd.Timestamp("2026-06-01T00:00:00Z")
@@ -707,7 +707,7 @@ def sample_thrive() -> pd.DataFrame:
 def sample_unless() -> UnlessAudiences:
     import json
 
-    from audframe.unless import normalize_unless
+    from audframe import normalize_unless
 
     records: list[Any] = []
     for path in sorted((DATA / "unless").glob("*.json")):

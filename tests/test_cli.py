@@ -20,6 +20,10 @@ from audframe.sandbox import SANDBOX_THRIVE, SANDBOX_UNLESS, Sandbox
 from tests._fs import as_nobody, in_namespace, read_only, tmpfs
 from tests.test_interrupt import _env
 
+from ._servers import answer, serve
+
+__all__ = ["serve"]  # the fixture, for the raw server below
+
 COMMANDS = ["demo", "thrive", "unless", "audit", "sandbox"]
 
 
@@ -399,3 +403,40 @@ def test_an_unforeseen_error_is_not_exit_1(tmp_path, sandbox, monkeypatch, capsy
     err = capsys.readouterr().err
     assert "Traceback" in err
     assert err.splitlines()[-1].startswith("audframe: error: RuntimeError: something")
+
+
+# ---- the HTTP options and errors reach the command -------------------------------------------
+
+TENANT, SECRET = "eu-west-2_AbcdEfghI", "s3cr3t-VALUE-xyz"
+THRIVE_API = "https://public.api.learn.link/rest/v1"
+
+
+def test_the_cli_exits_3_for_a_redirect_audframe_will_not_follow(
+    requests_mock, monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setenv("THRIVE_TENANT_ID", TENANT)
+    monkeypatch.setenv("THRIVE_API_SECRET", SECRET)
+    requests_mock.get(
+        f"{THRIVE_API}/audiences", status_code=302, headers={"Location": "http://[::1/x"}
+    )
+    assert main(["thrive", "--out", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("audframe: error: GET ")
+    assert "http://[::1/x" in err
+    assert err.count("\n") == 1
+
+
+def test_cli_max_body_bytes_reaches_the_loader(serve, monkeypatch, tmp_path, capsys):
+    server = serve(answer(200, b" " * 5000))
+    for name, value in {
+        "UNLESS_API_KEY": "unless-KEY-789",
+        "UNLESS_USER_EMAIL": "me@example.com",
+        "UNLESS_ACCOUNT_ID": "acc-1",
+        "UNLESS_WEBSITE_ID": "w1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    argv = ["unless", "--out", str(tmp_path), "--base-url", server.url, "--max-body-bytes", "4096"]
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "max_body_bytes (4,096 bytes" in err
+    assert err.count("\n") == 1

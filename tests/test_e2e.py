@@ -58,7 +58,9 @@ def test_thrive_with_latency_and_a_page_size_cap(clean):
 
 
 def test_thrive_oauth_tokens_expiring_mid_load(clean):
-    with Sandbox(token_ttl=0.05, latency_ms=30) as sb:
+    # Tokens run out after 5 requests however long each takes, so the load meets the same
+    # expiries on a busy machine as on an idle one; a renewed token is good for its request.
+    with Sandbox(token_uses=5, latency_ms=30) as sb:
         df = af.load_thrive_audiences(
             **sb.thrive_kwargs(oauth=True), per_page=100, max_workers=2, progress=False
         )

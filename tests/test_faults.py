@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 import audframe as af
+from audframe import UnlessAudiences, load_unless_audiences
 from audframe.sandbox import Sandbox, fault_profile
-from audframe.unless import UnlessAudiences, load_unless_audiences
 
 TIMEOUT = 0.5  # seconds; the "slow" fault answers a little after it
 PATH = "/api/v1/public/audiences"

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import audframe as af
+from audframe import UnlessAudiences, normalize_unless
 from audframe._json import dumps
-from audframe.unless import UnlessAudiences, normalize_unless
 
 FAST = settings(
     max_examples=60,
@@ -275,7 +275,7 @@ _SUBPROCESS_DEEP = """
 import sys
 import audframe as af
 from audframe._json import dumps
-from audframe.unless import normalize_unless
+from audframe import normalize_unless
 levels = 200_000
 fn = af.normalize_thrive if sys.argv[1] == "thrive" else normalize_unless
 head = b'{"results":[{"id":"a","x":' if sys.argv[1] == "thrive" else b'{"audiences":[{"x":'
@@ -637,7 +637,7 @@ def _depth(value: Any) -> int:
 def test_thrive_nesting_guard_measures_json_depth_exactly(value, ascii_only):
     # Brackets, quotes and backslashes inside strings must not count: the guard decides
     # whether Arrow's reader (which crashes on deep input) may see the body.
-    from audframe.thrive import _nesting
+    from audframe.sources.thrive.arrow import nesting as _nesting
 
     body = json.dumps(value, ensure_ascii=ascii_only).encode()
     assert _nesting(body) == _depth(value)

@@ -9,12 +9,14 @@ one partition's rename and the next.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import audframe as af
-from audframe import lake
 from audframe.cli import main as cli_main
+from audframe.lake import local
+from audframe.lake.layout import FILE_NAME
 from audframe.sandbox import SANDBOX_THRIVE, SANDBOX_UNLESS, Sandbox
 
 INTERRUPTED = "audframe: interrupted; nothing partial was left behind"
@@ -50,8 +53,9 @@ def _digests(root: Path) -> dict[str, str]:
     return {name: hashlib.sha256((root / name).read_bytes()).hexdigest() for name in _files(root)}
 
 
-def _interrupt_mid_load(sb: Sandbox, args: list[str], path: str, *, after: int) -> Any:
-    """Run the command, SIGINT it once the sandbox has seen ``after`` requests on ``path``."""
+@contextlib.contextmanager
+def _command(sb: Sandbox, args: list[str]) -> Iterator[subprocess.Popen[str]]:
+    """``audframe ARGS`` in a child process pointed at ``sb``; killed if still running after."""
     process = subprocess.Popen(
         [sys.executable, "-m", "audframe.cli", *args],
         env=_env(sb),
@@ -60,18 +64,29 @@ def _interrupt_mid_load(sb: Sandbox, args: list[str], path: str, *, after: int) 
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while sb.request_counts[path] < after:
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the load never got going"
-            time.sleep(0.02)
-        requests_before = sum(sb.request_counts.values())
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        yield process
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def _wait_for(process: subprocess.Popen[str], ready: Callable[[], bool], pause: float) -> None:
+    """Until ``ready()``, checking every ``pause`` seconds that the command is still at it."""
+    deadline = time.monotonic() + 60
+    while not ready():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the load never got going"
+        time.sleep(pause)
+
+
+def _interrupt_mid_load(sb: Sandbox, args: list[str], path: str, *, after: int) -> Any:
+    """Run the command, SIGINT it once the sandbox has seen ``after`` requests on ``path``."""
+    with _command(sb, args) as process:
+        _wait_for(process, lambda: sb.request_counts[path] >= after, 0.02)
+        requests_before = sum(sb.request_counts.values())
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
     return process.returncode, out, err, requests_before
 
 
@@ -144,7 +159,7 @@ def sandbox_env(monkeypatch: pytest.MonkeyPatch) -> Any:
 def _half_written_then_interrupted(monkeypatch: pytest.MonkeyPatch, *, on_call: int) -> list[Path]:
     """Make the writer write half of its ``on_call``-th file, then raise KeyboardInterrupt."""
     calls: list[Path] = []
-    write = lake._write_synced
+    write = local._write_synced
 
     def writer(path: Path, data: bytes) -> None:
         calls.append(path)
@@ -154,7 +169,7 @@ def _half_written_then_interrupted(monkeypatch: pytest.MonkeyPatch, *, on_call: 
             raise KeyboardInterrupt
         write(path, data)
 
-    monkeypatch.setattr(lake, "_write_synced", writer)
+    monkeypatch.setattr(local, "_write_synced", writer)
     return calls
 
 
@@ -164,13 +179,13 @@ def _interrupted_between_renames(monkeypatch: pytest.MonkeyPatch, *, on_call: in
     replace = os.replace
 
     def renamer(src: Any, dst: Any) -> None:
-        if str(dst).endswith(lake.FILE_NAME):
+        if str(dst).endswith(FILE_NAME):
             calls.append(dst)
             if len(calls) == on_call:
                 raise KeyboardInterrupt
         replace(src, dst)
 
-    monkeypatch.setattr(lake.os, "replace", renamer)
+    monkeypatch.setattr(local.os, "replace", renamer)
     return calls
 
 
@@ -219,13 +234,13 @@ def test_ctrl_c_during_an_unless_export_leaves_every_partition_whole(
     assert len(before) == 8  # four tables, two websites
     capsys.readouterr()
 
-    # The second export differs from the first (a new fetched_at in every file's metadata and
-    # snapshot_at column), so each partition is either the old file or the new one, whole.
+    # The second export differs from the first (a new fetched_at, to the millisecond, in every
+    # file's metadata and snapshot_at column; a whole export lies between the two), so each
+    # partition is either the old file or the new one, whole.
     if moment == "half-written":
         calls = _half_written_then_interrupted(monkeypatch, on_call=5)
     else:
         calls = _interrupted_between_renames(monkeypatch, on_call=5)
-    time.sleep(1.1)  # fetched_at has whole seconds: make the new files differ
     assert cli_main(args) == 130
     assert len(calls) == 5
     assert capsys.readouterr().err.splitlines() == [INTERRUPTED]
@@ -244,30 +259,19 @@ def test_ctrl_c_during_an_unless_export_leaves_every_partition_whole(
 
 def _interrupt_while_retrying(sb: Sandbox, args: list[str], path: str) -> tuple[int, str, float]:
     """SIGINT once several requests got 503s; how long the command then takes to exit."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "audframe.cli", *args],
-        env=_env(sb),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while sb.fault_counts["down"] < 4:
-            if sb.request_counts[path] >= 1 and not sb.down:
-                sb.down = True  # page 1 (Thrive) came through: the rest meet a down server
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the load never got going"
-            time.sleep(0.01)
+
+    def retrying() -> bool:
+        if sb.request_counts[path] >= 1 and not sb.down:
+            sb.down = True  # page 1 (Thrive) came through: the rest meet a down server
+        return sb.fault_counts["down"] >= 4
+
+    with _command(sb, args) as process:
+        _wait_for(process, retrying, 0.01)
         time.sleep(0.2)  # the workers are now waiting out their backoff
         process.send_signal(signal.SIGINT)
         sent = time.monotonic()
         _, err = process.communicate(timeout=60)
         return process.returncode, err, time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
 
 
 @pytest.mark.parametrize("source", ["thrive", "unless"], ids=["thrive", "unless"])
@@ -308,7 +312,7 @@ def test_a_real_ctrl_c_between_a_websites_renames_waits_for_its_last_one(tmp_pat
         if len(calls) == 2:
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(lake.os, "replace", renamer)
+    monkeypatch.setattr(local.os, "replace", renamer)
     with pytest.raises(KeyboardInterrupt):
         af.to_parquet(unless("2026-11-20T09:00:00Z", {"site-1": 2, "site-2": 2}), root)
     assert len(calls) == 4  # site-1's four tables; site-2 not begun

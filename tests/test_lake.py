@@ -22,18 +22,17 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from audframe import lake
-from audframe._schema import (
-    THRIVE_AUDIENCES,
-    UNLESS_AUDIENCES,
-    UNLESS_CONDITIONS,
-    UNLESS_TAGS,
-    UNLESS_VARIANTS,
-)
+from audframe import UnlessAudiences
 from audframe.errors import InputError
-from audframe.lake import list_snapshots, read_lake, to_parquet
-from audframe.unless import UnlessAudiences
+from audframe.lake import list_snapshots, local, read_lake, to_parquet
+from audframe.sources import tables as registered_tables
+from audframe.sources.thrive.schema import AUDIENCES as THRIVE_AUDIENCES
+from audframe.sources.unless.schema import AUDIENCES as UNLESS_AUDIENCES
+from audframe.sources.unless.schema import CONDITIONS as UNLESS_CONDITIONS
+from audframe.sources.unless.schema import TAGS as UNLESS_TAGS
+from audframe.sources.unless.schema import VARIANTS as UNLESS_VARIANTS
 
+TABLES = registered_tables()
 D1, D2 = dt.date(2026, 11, 22), dt.date(2026, 11, 23)
 TENANT_A, TENANT_B = "eu-west-2_AbcdEfghI", "eu-west-2_Zyxwvutsr"
 THRIVE_GLOB = "thrive/audiences/**/*.parquet"
@@ -344,7 +343,7 @@ def test_unless_partitions_per_website(tmp_path: Path) -> None:
     assert len(paths) == 8  # four tables x two websites, empty tables included
     for table, df in load.tables().items():
         back = read_lake(tmp_path, table)
-        spec = lake.TABLES[table]
+        spec = TABLES[table]
         assert list(back.columns) == [*spec.names, "snapshot_at", "snapshot_date"]
         pd.testing.assert_frame_equal(back[spec.names], expected(df))
         for site in ("site-1", "site-2"):
@@ -372,7 +371,7 @@ def test_crash_mid_write_keeps_old_partitions(
     old = unless("2026-11-23T09:00:00Z", {"site-1": 1, "site-2": 1})
     to_parquet(old, tmp_path)
     before = {t: read_lake(tmp_path, t) for t in old.tables()}
-    write = lake._write_synced
+    write = local._write_synced
     calls: list[Path] = []
 
     def crash_after_first(path: Path, data: bytes) -> None:
@@ -381,7 +380,7 @@ def test_crash_mid_write_keeps_old_partitions(
         calls.append(path)
         write(path, data)
 
-    monkeypatch.setattr(lake, "_write_synced", crash_after_first)
+    monkeypatch.setattr(local, "_write_synced", crash_after_first)
     new = unless("2026-11-23T15:00:00Z", {"site-1": 3, "site-2": 2, "site-3": 1})
     with pytest.raises(type(fault)):
         to_parquet(new, tmp_path)
@@ -396,13 +395,14 @@ def test_crash_mid_write_keeps_old_partitions(
 KILLER = """
 import os, pickle, signal, sys
 from audframe import lake
+from audframe.lake import local
 
-write = lake._write_synced
+write = local._write_synced
 def killed_after_first(path, data):
     if list(path.parent.iterdir()):
         os.kill(os.getpid(), signal.SIGKILL)  # no finally, no cleanup: a real crash
     write(path, data)
-lake._write_synced = killed_after_first
+local._write_synced = killed_after_first
 with open(sys.argv[1], "rb") as f:
     lake.to_parquet(pickle.load(f), sys.argv[2])
 """
@@ -437,8 +437,8 @@ def test_stale_temp_files_are_cleaned_on_next_run(tmp_path: Path) -> None:
     to_parquet(thrive(TENANT_A, "2026-11-22T06:00:00Z", 1), tmp_path)
     staging = tmp_path / "thrive/audiences/.audframe-staging"
     staging.mkdir()
-    host = lake._temp_name().split("-")[0]
-    dead_pid = next(p for p in range(4_000_000, 4_100_000) if not lake._alive(p))
+    host = local._temp_name().split("-")[0]
+    dead_pid = next(p for p in range(4_000_000, 4_100_000) if not local._alive(p))
     killed = staging / f"{host}-{dead_pid}-{uuid.uuid4().hex}.tmp"  # killed with SIGKILL
     ancient = staging / f"otherhost-1-{uuid.uuid4().hex}.tmp"  # another machine's, an hour old
     live = staging / f"otherhost-2-{uuid.uuid4().hex}.tmp"  # another machine's, still writing

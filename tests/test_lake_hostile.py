@@ -25,7 +25,7 @@ import pytest
 
 from audframe import lake
 from audframe.errors import InputError, StorageError
-from audframe.lake import list_snapshots, read_lake, to_parquet
+from audframe.lake import list_snapshots, local, read_lake, to_parquet
 from tests.test_lake import TENANT_A, thrive, unless
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +50,7 @@ WRITER = """
 import pickle, sys
 from pathlib import Path
 from audframe import lake
+from audframe.lake import local
 
 loads = pickle.loads(Path(sys.argv[1]).read_bytes())
 root, stop = sys.argv[2], Path(sys.argv[3])
@@ -150,8 +151,8 @@ def _victim(directory: Path, *, staging: bool) -> None:
     (directory / "sub").mkdir(exist_ok=True)
     (directory / "sub" / "deep.txt").write_text("deeper")
     if staging:  # named like the temp files of a writer long dead on this very machine
-        dead = next(p for p in range(4_000_000, 4_100_000) if not lake._alive(p))
-        old = directory / f"{lake._host()}-{dead}-{'0' * 32}.tmp"
+        dead = next(p for p in range(4_000_000, 4_100_000) if not local._alive(p))
+        old = directory / f"{local._host()}-{dead}-{'0' * 32}.tmp"
         old.write_text("someone else's file with audframe's temp name")
         os.utime(old, (0, 0))
 
@@ -250,6 +251,7 @@ KILLED_BETWEEN_RENAMES = """
 import os, pickle, signal, sys
 from pathlib import Path
 from audframe import lake
+from audframe.lake import local
 
 replace, renamed = os.replace, []
 def rename_then_die(src, dst):

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from audframe import UnlessAudiences
 from audframe.audit import audit, counts, diff
 from audframe.errors import InputError
 from audframe.report import render_html
-from audframe.unless import UnlessAudiences
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -29,8 +29,7 @@ def sample() -> dict[str, Any]:
     """The sandbox's sample data, normalised, and a slightly changed second load."""
     if not (DATA / "thrive" / "audiences.json").exists():
         pytest.skip("data/ is not there yet")
-    from audframe import normalize_thrive
-    from audframe.unless import normalize_unless
+    from audframe import normalize_thrive, normalize_unless
 
     thrive = normalize_thrive((DATA / "thrive" / "audiences.json").read_bytes())
     thrive.attrs["tenant_id"] = json.loads((DATA / "thrive" / "tenant.json").read_bytes())[
@@ -229,7 +228,7 @@ NASTY = {
 
 def _nasty_thrive() -> pd.DataFrame:
     """One structure per nasty name, each with an audience: every name is a bar."""
-    from audframe._schema import THRIVE_AUDIENCES
+    from audframe.sources.thrive.schema import AUDIENCES as THRIVE_AUDIENCES
 
     names = list(NASTY.values())
     n = len(names)

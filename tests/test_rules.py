@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audframe._rules import Condition, ConditionColumns, parse_rule
+from audframe.sources.unless.rules import Condition, ConditionColumns, parse_rule
 
 
 def leaf(field: str, value: Any = "v", operator: str = "equals") -> dict[str, Any]:

@@ -368,13 +368,28 @@ def test_oauth_unknown_tenant_and_write_only_scope(sb: Sandbox) -> None:
 def test_oauth_tokens_expire() -> None:
     with Sandbox(token_ttl=0.5) as short:
         body = token(short).json()
-        assert body["expires_in"] == 1
+        assert body["expires_in"] == 0.5  # the true lifetime: a client renews in time
         assert thrive(short, auth=bearer(body["access_token"])).status_code == 200
         time.sleep(0.6)
         expired = thrive(short, auth=bearer(body["access_token"]))
         assert expired.status_code == 401
         assert expired.json()["message"] == "The access token expired"
         assert thrive(short, auth=bearer("made-up")).status_code == 401
+
+
+def test_oauth_tokens_expire_after_their_requests() -> None:
+    with Sandbox(token_uses=2) as counted:
+        body = token(counted).json()
+        assert body["expires_in"] == 3600  # the time left does not say it
+        for _ in range(2):
+            assert thrive(counted, auth=bearer(body["access_token"])).status_code == 200
+        spent = thrive(counted, auth=bearer(body["access_token"]))
+        assert spent.status_code == 401
+        assert spent.json()["message"] == "The access token expired"
+        fresh = token(counted).json()["access_token"]
+        assert thrive(counted, auth=bearer(fresh)).status_code == 200
+    with pytest.raises(InputError, match="token_uses"):
+        Sandbox(token_uses=0)
 
 
 # -- Unless --------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """No secret leaks: not in a log line, an error, a ``repr``, ``attrs``, stdout/stderr or a Parquet
-byte; credentials go only to their own host; plain http is refused off loopback.
+byte; plain http is refused off loopback. (That credentials go only to their own host, across
+redirects, is HttpClient's rule: test_http.py.)
 
 Each scenario runs a loader (or the CLI) with DEBUG logging on ``audframe`` and ``urllib3``, then
 searches everything it produced for every secret: the Thrive API secret, the OAuth2 client
@@ -30,12 +31,12 @@ import pandas as pd
 import pytest
 
 import audframe as af
-from audframe import _http
-from audframe import _secrets as af_secrets
+from audframe import http as _http
+from audframe import load_unless_audiences
 from audframe.audit import run_audit
 from audframe.cli import main as cli_main
+from audframe.http import secrets as af_secrets
 from audframe.sandbox import SANDBOX_THRIVE, SANDBOX_UNLESS, Sandbox
-from audframe.unless import load_unless_audiences
 
 from ._servers import answer, response, serve
 
@@ -135,7 +136,7 @@ def issued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return tokens[-1]
 
     shim = SimpleNamespace(token_urlsafe=token_urlsafe, compare_digest=std_secrets.compare_digest)
-    monkeypatch.setattr("audframe.sandbox.secrets", shim)
+    monkeypatch.setattr("audframe.sandbox.thrive.secrets", shim)
     return tokens
 
 
@@ -466,113 +467,9 @@ def test_cli_subprocess_refused_credentials_print_one_line_without_the_secret(tm
     leaks.check()
 
 
-# ---- credentials stay with their host ---------------------------------------------------------
-
-CREDENTIAL_HEADERS = ("Authorization", "x-api-key", "x-user-email", "x-account-id")
-PAGE = {"results": [], "pagination": {"totalResults": 0, "totalPages": 0}}
-
-
-def _credentials(request: Any) -> dict[str, str]:
-    return {
-        k: v for k, v in request.headers.items() if k.lower() in map(str.lower, CREDENTIAL_HEADERS)
-    }
-
-
-@pytest.mark.parametrize("status", [301, 302, 303, 307, 308], ids=lambda s: f"http-{s}")
-def test_thrive_redirect_to_another_host_carries_no_credentials(requests_mock, status):
-    requests_mock.get(
-        f"{THRIVE_API}/audiences",
-        status_code=status,
-        headers={"Location": "https://cdn.example.net/audiences?page=1&perPage=1000"},
-    )
-    requests_mock.get("https://cdn.example.net/audiences", json=PAGE)
-    af.load_thrive_audiences(TENANT, SECRET, progress=False)
-    first, second = requests_mock.request_history
-    assert first.headers["Authorization"] == f"Basic {_b64(TENANT, SECRET)}"
-    assert second.hostname == "cdn.example.net"
-    assert _credentials(second) == {}
-
-
-def test_thrive_redirect_on_the_same_host_keeps_the_credentials(requests_mock):
-    # The other side of the rule above: a redirect within the API's origin is followed as is.
-    requests_mock.get(
-        f"{THRIVE_API}/audiences",
-        status_code=302,
-        headers={"Location": "/rest/v2/audiences?page=1"},
-    )
-    requests_mock.get("https://public.api.learn.link/rest/v2/audiences", json=PAGE)
-    af.load_thrive_audiences(TENANT, SECRET, progress=False)
-    assert requests_mock.request_history[1].headers["Authorization"].startswith("Basic ")
-
-
-def test_thrive_bearer_token_is_not_sent_to_a_redirect_host(requests_mock):
-    requests_mock.post(THRIVE_TOKEN, json={"access_token": "bearer-abcdef-123", "expires_in": 60})
-    requests_mock.get(
-        f"{THRIVE_API}/audiences",
-        status_code=307,
-        headers={"Location": "https://mirror.example.org/audiences"},
-    )
-    requests_mock.get("https://mirror.example.org/audiences", json=PAGE)
-    af.load_thrive_audiences(
-        TENANT, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, progress=False
-    )
-    mirror = requests_mock.request_history[-1]
-    assert mirror.hostname == "mirror.example.org"
-    assert _credentials(mirror) == {}
-
-
-@pytest.mark.parametrize("in_body", [False, True], ids=["basic", "in-body"])
-@pytest.mark.parametrize("status", [307, 308], ids=["http-307", "http-308"])
-def test_thrive_token_request_redirected_to_another_host_carries_no_client_secret(
-    requests_mock, status, in_body
-):
-    # 307 and 308 keep the method and the body: a form holding the client secret must not go.
-    requests_mock.post(
-        THRIVE_TOKEN, status_code=status, headers={"Location": "https://idp.example/t"}
-    )
-    requests_mock.post("https://idp.example/t", json={"access_token": "x" * 20})
-    requests_mock.get(f"{THRIVE_API}/audiences", json=PAGE)
-    with pytest.raises(af.ApiError, match="another host") as info:
-        af.load_thrive_audiences(
-            TENANT,
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
-            credentials_in_body=in_body,
-            progress=False,
-        )
-    assert info.value.endpoint == f"POST {THRIVE_TOKEN}"
-    for request in requests_mock.request_history:
-        if request.hostname == "idp.example":
-            assert _credentials(request) == {}
-            assert CLIENT_SECRET not in (request.text or "")
-
-
-@pytest.mark.parametrize("status", [302, 307], ids=["http-302", "http-307"])
-def test_unless_redirect_to_another_host_carries_no_credentials(requests_mock, status):
-    requests_mock.get(
-        UNLESS_API, status_code=status, headers={"Location": "https://elsewhere.example/aud"}
-    )
-    requests_mock.get("https://elsewhere.example/aud", json={"audiences": []})
-    load_unless_audiences(API_KEY, "me@example.com", "acc", "w1", states="live", progress=False)
-    first, second = requests_mock.request_history
-    assert first.headers["x-api-key"] == API_KEY
-    assert second.hostname == "elsewhere.example"
-    assert _credentials(second) == {}
-
-
-def test_redirect_to_plain_http_off_loopback_is_refused(requests_mock):
-    # The server's doing, not the user's: an ApiError (exit 3), not an InputError (issue 11.19).
-    requests_mock.get(
-        f"{THRIVE_API}/audiences", status_code=302, headers={"Location": "http://cdn.example.net/a"}
-    )
-    with pytest.raises(af.ApiError, match="plain http://") as info:
-        af.load_thrive_audiences(TENANT, SECRET, progress=False)
-    assert not isinstance(info.value, af.InputError)
-    assert "http://cdn.example.net/a" in str(info.value)
-    assert len(requests_mock.request_history) == 1
-
-
 # ---- plain http ------------------------------------------------------------------------------
+
+PAGE = {"results": [], "pagination": {"totalResults": 0, "totalPages": 0}}
 
 
 @pytest.mark.parametrize(

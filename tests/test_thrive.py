@@ -9,12 +9,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
-import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import audframe as af
-from audframe.errors import ApiError, AuthError, InputError, PaginationError, ResponseError
+from audframe.errors import ApiError, InputError, PaginationError, ResponseError
+from audframe.sources.thrive.schema import AUDIENCES as THRIVE_AUDIENCES
 
 from .conftest import THRIVE_URL, thrive_pager
 
@@ -269,52 +269,6 @@ def _ok(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def test_429_with_retry_after_then_success(requests_mock, thrive_env, thrive_records, waits):
-    requests_mock.get(
-        THRIVE_URL,
-        [
-            {"status_code": 429, "headers": {"Retry-After": "7"}, "json": {"status": 429}},
-            _ok(thrive_records),
-        ],
-    )
-    assert len(_load()) == 25
-    assert waits == [7.0]
-
-
-def test_retry_after_as_http_date(requests_mock, thrive_env, thrive_records, waits):
-    requests_mock.get(
-        THRIVE_URL,
-        [
-            {"status_code": 429, "headers": {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}},
-            _ok(thrive_records),
-        ],
-    )
-    assert len(_load()) == 25
-    assert waits == [0.0]  # a date in the past: go now
-
-
-@pytest.mark.parametrize("status", [500, 502, 503, 504], ids=str)
-def test_5xx_then_success(requests_mock, thrive_env, thrive_records, waits, status):
-    requests_mock.get(THRIVE_URL, [{"status_code": status, "text": "busy"}, _ok(thrive_records)])
-    assert len(_load()) == 25
-    assert len(waits) == 1
-    assert 0 <= waits[0] <= 0.5
-
-
-@pytest.mark.parametrize(
-    "fault",
-    [
-        requests.exceptions.ChunkedEncodingError("IncompleteRead(100 bytes read, 900 more)"),
-        requests.exceptions.ConnectionError("Connection reset by peer"),
-        requests.exceptions.ReadTimeout("read timed out"),
-    ],
-    ids=["body-cut-short", "connection-reset", "timeout"],
-)
-def test_transport_fault_then_success(requests_mock, thrive_env, thrive_records, fault):
-    requests_mock.get(THRIVE_URL, [{"exc": fault}, _ok(thrive_records)])
-    assert len(_load()) == 25
-
-
 def test_truncated_json_body_then_success(requests_mock, thrive_env, thrive_records):
     whole = json.dumps(_ok(thrive_records)["json"]).encode()
     requests_mock.get(THRIVE_URL, [{"content": whole[: len(whole) // 2]}, {"content": whole}])
@@ -329,46 +283,6 @@ def test_html_page_with_status_200_is_retried_then_reported(requests_mock, thriv
     assert "GET https://public.api.learn.link/rest/v1/audiences?page=1&perPage=1000" in str(
         info.value
     )
-
-
-def test_server_that_stays_down_names_the_endpoint(requests_mock, thrive_env, waits):
-    requests_mock.get(THRIVE_URL, status_code=503, text="down")
-    with pytest.raises(ApiError) as info:
-        _load(max_retries=3)
-    assert info.value.status == 503
-    assert "gave up after 4 tries" in str(info.value)
-    assert len(waits) == 3
-    # Full jitter under an exponential ceiling: 0.5 s, 1 s, 2 s.
-    assert all(0 <= wait <= 0.5 * 2**i for i, wait in enumerate(waits))
-
-
-@pytest.mark.parametrize(
-    ("status", "error", "message", "cls"),
-    [
-        (400, "Bad Request", "perPage must be <= 1000", ApiError),
-        (401, "Unauthorized", "Invalid credentials", AuthError),
-        (403, "Forbidden", {"reason": "scope api/read missing"}, AuthError),
-        (422, "Unprocessable Content", "apiControlled must be a boolean", ApiError),
-    ],
-    ids=["400", "401", "403", "422"],
-)
-def test_errors_carry_status_endpoint_and_vendor_message(
-    requests_mock, thrive_env, status, error, message, cls
-):
-    body = {"status": status, "error": error, "message": message}
-    requests_mock.get(THRIVE_URL, status_code=status, json=body)
-    with pytest.raises(cls) as info:
-        _load()
-    text = str(info.value)
-    assert info.value.status == status
-    assert info.value.hint
-    assert f"HTTP {status}" in text
-    assert "GET https://public.api.learn.link/rest/v1/audiences" in text
-    expected = message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
-    assert expected in text
-    assert info.value.hint in text
-    assert requests_mock.call_count == 1  # 4xx is never retried
-    assert thrive_env["THRIVE_API_SECRET"] not in text
 
 
 # ---- auth ----------------------------------------------------------------------------------
@@ -452,7 +366,7 @@ def test_oauth_token_is_renewed_before_it_expires(requests_mock, thrive_records,
     monkeypatch.setenv("THRIVE_TENANT_ID", "eu-west-2_AbcdEfghI")
     issued = _oauth(requests_mock, [30, 3600])
     clock = iter(range(0, 10**6, 20))  # every look at the clock is 20 s later
-    monkeypatch.setattr("audframe._auth.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("audframe.http.auth.time.monotonic", lambda: next(clock))
     requests_mock.get(THRIVE_URL, json=thrive_pager(thrive_records))
     _load(client_id="cid", client_secret="csecret-1", per_page=5, max_workers=1)
     assert issued == ["tok-0", "tok-1"]
@@ -470,22 +384,6 @@ def test_token_endpoint_refusal_is_an_auth_error(requests_mock, monkeypatch):
     assert "csecret-value" not in text
 
 
-def test_redirect_to_another_host_carries_no_credentials(requests_mock, thrive_env, thrive_records):
-    requests_mock.get(
-        THRIVE_URL, status_code=302, headers={"Location": "https://elsewhere.example/audiences"}
-    )
-    requests_mock.get("https://elsewhere.example/audiences", json=_ok(thrive_records)["json"])
-    _load()
-    assert "Authorization" not in requests_mock.last_request.headers
-
-
-def test_redirect_on_the_same_host_keeps_credentials(requests_mock, thrive_env, thrive_records):
-    requests_mock.get(THRIVE_URL, status_code=307, headers={"Location": "/rest/v1/audiences2"})
-    requests_mock.get(THRIVE_URL + "2", json=_ok(thrive_records)["json"])
-    _load()
-    assert requests_mock.last_request.headers["Authorization"].startswith("Basic ")
-
-
 # ---- settings ------------------------------------------------------------------------------
 
 
@@ -501,6 +399,7 @@ def test_redirect_on_the_same_host_keeps_credentials(requests_mock, thrive_env, 
         ({"timeout": -1}, "timeout must be a number of seconds > 0"),
         ({"api_controlled": "yes"}, "api_controlled must be True, False or None"),
         ({"extra_columns": {"x": "$[[["}}, "not a valid JSONPath"),
+        ({"extra_columns": {"x": "$.a.`split(x)`"}}, "not a valid JSONPath"),
         ({"extra_columns": {"name": "$.name"}}, "clashes with a column"),
         ({"max_pages": 0}, "max_pages must be a whole number >= 1"),
     ],
@@ -514,6 +413,7 @@ def test_redirect_on_the_same_host_keeps_credentials(requests_mock, thrive_env, 
         "timeout",
         "api-controlled",
         "jsonpath",
+        "jsonpath-extension",
         "extra-name-clash",
         "max-pages",
     ],
@@ -550,7 +450,7 @@ def test_region_picks_the_host(requests_mock, thrive_env, region, host):
     requests_mock.get(url, json={"results": [], "pagination": {"totalResults": 0, "totalPages": 0}})
     df = _load(region=region)
     assert df.empty
-    assert list(df.columns) == af._schema.THRIVE_AUDIENCES.names
+    assert list(df.columns) == THRIVE_AUDIENCES.names
     assert requests_mock.last_request.url.startswith(url)
 
 
@@ -796,8 +696,8 @@ def _small_arrow(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(*args, block_size=block_size, **kwargs)
 
     monkeypatch.setattr(pa_json, "ReadOptions", read_options)
-    monkeypatch.setattr("audframe.thrive.MAX_ARROW_BODY", BLOCK_LIMIT, raising=False)
-    monkeypatch.setattr("audframe.thrive.PIECE_BYTES", 1_000, raising=False)
+    monkeypatch.setattr("audframe.sources.thrive.arrow.MAX_ARROW_BODY", BLOCK_LIMIT)
+    monkeypatch.setattr("audframe.sources.thrive.arrow.PIECE_BYTES", 1_000)
 
 
 def _many(thrive_records: list[dict[str, Any]], copies: int) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """The transport against hostile servers: every hang ends, every refusal is one clear ApiError.
 
-Servers are small raw ones on 127.0.0.1 (``tests/_servers.py``) that drip, never end, bomb, lie
-about TLS or redirect where audframe will not go; requests-mock stands in for a remote origin.
+Servers are small raw ones on 127.0.0.1 (``tests/_servers.py``) that drip, never end, bomb or lie
+about TLS; requests-mock stands in for a remote origin. What the client decides on its own
+(retries, Retry-After, redirects) is driven without a socket in test_http.py.
 Retries wait on a clock that does not tick (conftest); deadlines are real, and each test bounds
 how long a load may take (never how fast it must be).
 """
@@ -9,7 +10,6 @@ how long a load may take (never how fast it must be).
 from __future__ import annotations
 
 import gzip
-import inspect
 import json
 import logging
 import socket
@@ -26,18 +26,16 @@ import pytest
 import requests
 
 import audframe as af
-from audframe import _deadline, _http
-from audframe.cli import main as cli_main
 from audframe.errors import ApiError, ResponseError
+from audframe.http import deadline as _deadline
 
 from ._servers import EMPTY, Request, Server, answer, empty_inventory, response, serve
-from .test_secrets import API_KEY, SECRET, TENANT, THRIVE_API, UNLESS_API
+from .test_secrets import API_KEY, SECRET, TENANT, THRIVE_API
 
 __all__ = ["serve"]  # the fixture, imported for the tests below
 
 EMAIL = "me@example.com"
 SOURCES = ["thrive", "unless"]
-REMOTE_ROOT = {"thrive": "https://public.api.learn.link", "unless": "https://api.unless.com"}
 
 
 def load(source: str, url: str, **kwargs: Any) -> Any:
@@ -184,41 +182,6 @@ def test_a_body_over_max_body_bytes_is_a_response_error_not_retried(serve, sourc
     assert len(server.requests) == 1
 
 
-def test_max_body_bytes_defaults_to_one_gib_everywhere():
-    assert _http.MAX_BODY_BYTES == 2**30
-    for loader in (af.load_thrive_audiences, af.load_unless_audiences):
-        assert inspect.signature(loader).parameters["max_body_bytes"].default == 2**30
-    client = _http.HttpClient(
-        "http://127.0.0.1:9", source="unless", auth=_http_auth(), max_workers=1
-    )
-    with client:
-        assert client.max_body_bytes == 2**30
-    with pytest.raises(af.InputError, match="max_body_bytes"):
-        _http.HttpClient("http://127.0.0.1:9", source="unless", auth=_http_auth(), max_body_bytes=0)
-
-
-def _http_auth() -> Any:
-    from audframe._auth import HeaderAuth
-
-    return HeaderAuth({}, hint="")
-
-
-def test_cli_max_body_bytes_reaches_the_loader(serve, monkeypatch, tmp_path, capsys):
-    server = serve(answer(200, b" " * 5000))
-    for name, value in {
-        "UNLESS_API_KEY": API_KEY,
-        "UNLESS_USER_EMAIL": EMAIL,
-        "UNLESS_ACCOUNT_ID": "acc-1",
-        "UNLESS_WEBSITE_ID": "w1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    argv = ["unless", "--out", str(tmp_path), "--base-url", server.url, "--max-body-bytes", "4096"]
-    assert cli_main(argv) == 3
-    err = capsys.readouterr().err
-    assert "max_body_bytes (4,096 bytes" in err
-    assert err.count("\n") == 1
-
-
 # ---- 9. a hung endpoint is not silent ------------------------------------------------------------
 
 
@@ -264,91 +227,6 @@ def test_status_lines_are_silent_without_progress(requests_mock, capsys):
     requests_mock.get(f"{THRIVE_API}/audiences", [{"status_code": 503}, {"json": EMPTY["thrive"]}])
     af.load_thrive_audiences(TENANT, SECRET, progress=False)
     assert capsys.readouterr().err == ""
-
-
-# ---- 11. Retry-After -----------------------------------------------------------------------------
-
-ABSURD_RETRY_AFTER = [
-    "Mon, 01 Jan 99999999999999999999 00:00:00 GMT",
-    "-5",
-    "nan",
-    "inf",
-    "-inf",
-    "1e300",
-    "86401",
-    "Fri, 31 Dec 9999 23:59:59 GMT",
-    "soon",
-]
-
-
-@pytest.mark.parametrize("value", ABSURD_RETRY_AFTER)
-def test_an_absurd_retry_after_is_normal_backoff(value, monkeypatch):
-    assert _http.parse_retry_after(value) is None
-    monkeypatch.setattr(_http.random, "uniform", lambda low, high: high)
-    assert _http.Retry().delay(2, value) == 2.0  # the backoff ceiling for retry 3, not "now"
-
-
-def test_sane_retry_after_values_are_kept():
-    assert _http.parse_retry_after("7") == 7.0
-    assert _http.parse_retry_after("0") == 0.0
-    assert _http.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # past: now
-    assert _http.Retry().delay(0, "3600") == 120.0  # capped
-
-
-@pytest.mark.parametrize("value", ABSURD_RETRY_AFTER[:3])
-def test_a_load_meeting_an_absurd_retry_after_backs_off_and_goes_on(
-    requests_mock, monkeypatch, waits, value
-):
-    monkeypatch.setattr(_http.random, "uniform", lambda low, high: high)
-    requests_mock.get(
-        f"{THRIVE_API}/audiences",
-        [{"status_code": 429, "headers": {"Retry-After": value}}, {"json": EMPTY["thrive"]}],
-    )
-    af.load_thrive_audiences(TENANT, SECRET, progress=False)
-    assert waits == [0.5]  # the first backoff's ceiling: not "retry at once"
-
-
-# ---- 12. a malformed Location --------------------------------------------------------------------
-
-BAD_LOCATIONS = {
-    "ipv6-unclosed": "http://[::1/x",
-    "port-99999": "https://public.api.learn.link:99999/x",
-    "port-abc": "https://public.api.learn.link:abc/x",
-    "empty-host": "https:///x",
-    "ftp": "ftp://public.api.learn.link/x",
-    "javascript": "javascript:alert(1)",
-    "escape-sequence": "ftp://x/\x1b[2J\x1b]0;pwned\x07",
-}
-
-
-@pytest.mark.parametrize("location", list(BAD_LOCATIONS.values()), ids=list(BAD_LOCATIONS))
-def test_a_malformed_location_is_one_api_error_naming_it(requests_mock, location):
-    requests_mock.get(f"{THRIVE_API}/audiences", status_code=302, headers={"Location": location})
-    with pytest.raises(ApiError) as info:
-        af.load_thrive_audiences(TENANT, SECRET, progress=False)
-    text = str(info.value)
-    assert not isinstance(info.value, af.InputError)
-    assert info.value.endpoint.startswith(f"GET {THRIVE_API}/audiences?page=1")
-    assert text.startswith(f"GET {THRIVE_API}/audiences?page=1")
-    assert "HTTP 302: redirected to " in text
-    assert "\x1b" not in text
-    assert "\x07" not in text
-    assert requests_mock.call_count == 1
-
-
-def test_the_cli_exits_3_for_a_redirect_audframe_will_not_follow(
-    requests_mock, monkeypatch, tmp_path, capsys
-):
-    monkeypatch.setenv("THRIVE_TENANT_ID", TENANT)
-    monkeypatch.setenv("THRIVE_API_SECRET", SECRET)
-    requests_mock.get(
-        f"{THRIVE_API}/audiences", status_code=302, headers={"Location": "http://[::1/x"}
-    )
-    assert cli_main(["thrive", "--out", str(tmp_path)]) == 3
-    err = capsys.readouterr().err
-    assert err.startswith("audframe: error: GET ")
-    assert "http://[::1/x" in err
-    assert err.count("\n") == 1
 
 
 # ---- 17. TLS that does not verify; a name that does not resolve ----------------------------------
@@ -425,47 +303,6 @@ def test_a_name_that_does_not_resolve_is_retried_at_most_once(resolver, waits, s
     assert "Check base_url (or region)" in text
     assert resolver.count("api.audframe.invalid") == 2
     assert len(waits) == 1
-
-
-# ---- 18. loopback only from loopback -------------------------------------------------------------
-
-LOOPBACK_TARGETS = [
-    "http://127.0.0.1:8080/admin",
-    "http://127.9.9.9/x",
-    "https://127.0.0.1/x",
-    "http://localhost:6379/",
-    "https://api.localhost/x",
-    "http://[::1]:8080/x",
-]
-
-
-@pytest.mark.parametrize("target", LOOPBACK_TARGETS)
-@pytest.mark.parametrize("source", SOURCES)
-def test_a_remote_host_cannot_redirect_to_loopback(requests_mock, target, source):
-    url = f"{THRIVE_API}/audiences" if source == "thrive" else UNLESS_API
-    requests_mock.get(url, status_code=302, headers={"Location": target})
-    requests_mock.get(target, json=EMPTY[source])
-    with pytest.raises(ApiError, match="only a loopback origin may redirect") as info:
-        load(source, REMOTE_ROOT[source])
-    assert not isinstance(info.value, af.InputError)
-    assert requests_mock.call_count == 1
-
-
-def test_loopback_may_redirect_to_loopback(serve):
-    ports: list[int] = []
-
-    def hop(conn: socket.socket, request: Request) -> bool:
-        if request.path == "/rest/v1/audiences":
-            location = f"http://localhost:{ports[0]}/rest/v2/audiences"
-            conn.sendall(response(302, b"", {"Location": location}))
-            return True
-        return empty_inventory(conn, request)
-
-    server = serve(hop)
-    ports.append(server.port)
-    df = load("thrive", server.url)
-    assert len(df) == 0
-    assert [r.path for r in server.requests] == ["/rest/v1/audiences", "/rest/v2/audiences"]
 
 
 @pytest.fixture(autouse=True)

@@ -13,10 +13,13 @@ import pandas as pd
 import pytest
 import requests_mock as rm
 
-from audframe import unless
-from audframe._schema import UNLESS_AUDIENCES, UNLESS_CONDITIONS, UNLESS_TAGS, UNLESS_VARIANTS
+from audframe import UnlessAudiences, load_unless_audiences, normalize_unless
 from audframe.errors import ApiError, AuthError, InputError, ResponseError
-from audframe.unless import UnlessAudiences, load_unless_audiences, normalize_unless
+from audframe.sources.unless import arrow, columns, records
+from audframe.sources.unless.schema import AUDIENCES as UNLESS_AUDIENCES
+from audframe.sources.unless.schema import CONDITIONS as UNLESS_CONDITIONS
+from audframe.sources.unless.schema import TAGS as UNLESS_TAGS
+from audframe.sources.unless.schema import VARIANTS as UNLESS_VARIANTS
 
 PAYLOADS = Path(__file__).parent / "payloads" / "unless"
 BASE = "https://api.unless.com"
@@ -171,8 +174,8 @@ def test_every_body_shape_gives_the_same_tables(inventory: UnlessAudiences, shap
 
 def test_the_arrow_path_takes_the_documented_shape_and_matches_python() -> None:
     raw = payload("audiences.json")
-    assert unless._from_arrow(raw) is not None  # the fast path really ran for this body
-    python = unless._from_records(json.loads(raw)["audiences"])
+    assert arrow.from_arrow(raw) is not None  # the fast path really ran for this body
+    python = records.from_records(json.loads(raw)["audiences"])
     python_result = python.finish({})
     assert_same(normalize_unless(raw), python_result)
 
@@ -234,7 +237,7 @@ def odd() -> UnlessAudiences:
 
 
 def test_odd_body_takes_the_python_path_and_keeps_the_schema(odd: UnlessAudiences) -> None:
-    assert unless._from_arrow(payload("odd.json")) is None
+    assert arrow.from_arrow(payload("odd.json")) is None
     assert_schema(odd)
     assert len(odd.audiences) == 4
 
@@ -336,14 +339,14 @@ def _make_body(n: int, seed: int) -> bytes:
 
 def test_fast_and_python_paths_agree_on_a_generated_body() -> None:
     body = _make_body(300, seed=3)
-    assert unless._from_arrow(body) is not None
+    assert arrow.from_arrow(body) is not None
     assert_same(normalize_unless(body), normalize_unless(json.loads(body)))
 
 
 def test_rules_are_parsed_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     body = _make_body(50, seed=5)
     whole = normalize_unless(body)
-    monkeypatch.setattr(unless, "RULE_CHUNK", 7)
+    monkeypatch.setattr(columns, "RULE_CHUNK", 7)
     assert_same(normalize_unless(body), whole)
     assert_same(normalize_unless(json.loads(body)), whole)
 
@@ -351,7 +354,7 @@ def test_rules_are_parsed_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_rule_integer_past_64_bits_keeps_its_digits_on_the_fast_path() -> None:
     rule = '{"or":[{"field":"n","operator":"in","value":[1,-9223372036854775809]}]}'
     body = json.dumps({"audiences": [{"ruleId": "r", "websiteId": "w", "rule": rule}]}).encode()
-    assert unless._from_arrow(body) is not None  # the documented shape: Arrow reads it
+    assert arrow.from_arrow(body) is not None  # the documented shape: Arrow reads it
     assert normalize_unless(body).conditions["value"].tolist() == ["[1,-9223372036854775809]"]
 
 
@@ -369,11 +372,11 @@ def test_a_weight_past_a_double_is_kept_not_read_as_infinity(
 ) -> None:
     # Arrow's reader takes a 400-digit weight as infinity: the fast path must not keep that.
     if piece_bytes is not None:
-        monkeypatch.setattr(unless, "_PIECE_BYTES", piece_bytes)
+        monkeypatch.setattr(arrow, "_PIECE_BYTES", piece_bytes)
     big = b'"weight":' + b"9" * 400
     body = re.sub(rb'"weight":[0-9.]+', big, _make_body(40, seed=2), count=1)
     assert body.count(big) == 1
-    assert unless._from_arrow(body) is None
+    assert arrow.from_arrow(body) is None
     u = normalize_unless(body)
     (kept,) = u.audiences["extra"].dropna()
     assert '{"$unreadable":"' + "9" * 400 + '"}' in kept

@@ -16,8 +16,6 @@ instead of rows; the caller records it in ``rule_error``.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -25,17 +23,22 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from ._json import JSONDecodeError, RawNumber, describe, dumps, loads_exact, out_of_range
+from ..._json import describe, out_of_range
+from .rule_text import (
+    LEAF_KEYS,
+    Inexact,
+    RuleError,
+    checked,
+    clip,
+    dumps_or_fail,
+    load_rule,
+    not_a_leaf,
+    value_text,
+)
 
 __all__ = ["Condition", "ConditionColumns", "parse_rule"]
 
-_LEAF_KEYS = frozenset(("field", "operator", "value"))
-_ERROR_LIMIT = 160
 _CACHED_PREFIX = 200  # characters: longer group paths are not interned
-
-# orjson's JSONEncodeError is a TypeError: it is raised for values nested deeper than orjson
-# serialises (254 levels), which only a rule handed over as a Python object can contain.
-_DUMP_ERRORS = (TypeError, ValueError, OverflowError)
 
 
 class Condition(NamedTuple):
@@ -50,24 +53,6 @@ class Condition(NamedTuple):
     value: str | None
     value_type: str | None
     extra: str | None
-
-
-class _RuleError(Exception):
-    """A rule that is not a tree of groups and leaves; the message is the reason."""
-
-
-class _Inexact(Exception):
-    """orjson may have read an integer of the rule as a float: read the rule again, exactly.
-
-    orjson reads an integer past 64 bits as a float, and refuses a number past a double. A
-    float that large, or a refusal, is rare in a rule, so the common rule is read once, fast.
-    """
-
-
-# A float a 64-bit integer may have become: 2**63 and up, which both encoders of _json.dumps
-# write with an exponent (1.8446744073709552e+19).
-_INT64_EDGE = 2.0**63
-_BIG_EXPONENT = re.compile(r"[0-9]e\+?(?:1[89]|[2-9][0-9]|[0-9]{3})")
 
 
 class ConditionColumns:
@@ -93,7 +78,7 @@ class ConditionColumns:
         self._runs: list[tuple[int, int, str | None, bool]] = []
         self._path_cache: dict[str, list[str]] = {}
         self._strings: dict[str, str] = {}
-        self._exact = False  # the rule being walked was read exactly (see _Inexact)
+        self._exact = False  # the rule being walked was read exactly (see Inexact)
 
     def __len__(self) -> int:
         return len(self.path)
@@ -154,7 +139,7 @@ class ConditionColumns:
         Args:
             rules: each a rule as JSON text (str or bytes), an already parsed object, or None.
             first_owner: the owner of the first rule.
-            exact: read rule text with every number exact (slower; see :class:`_Inexact`).
+            exact: read rule text with every number exact (slower; see :class:`Inexact`).
 
         Returns:
             Per rule, its number of leaves (None where it failed) and the reason it could not be
@@ -162,7 +147,7 @@ class ConditionColumns:
         """
         # This loop is most of normalize_unless's time, so it is written for speed: methods
         # bound once, the usual rule (JSON text of an and/or group) and the usual leaf (exactly
-        # field, operator and value, two strings) handled inline; the rest goes through _load,
+        # field, operator and value, two strings) handled inline; the rest goes through load_rule,
         # _node and _leaf. Groups are walked with an explicit stack, not recursion: a rule
         # nested 10,000 levels deep must not hit Python's recursion limit. A frame is
         # [children, their paths, next child, depth, group_op, negated]; children are visited
@@ -187,10 +172,10 @@ class ConditionColumns:
                         tree = loads(rule)
                     except decode_error as exc:
                         if out_of_range(exc):
-                            raise _Inexact from None
-                        raise _RuleError(f"invalid JSON: {exc}") from None
+                            raise Inexact from None
+                        raise RuleError(f"invalid JSON: {exc}") from None
                 else:
-                    tree = _load(rule, exact)
+                    tree = load_rule(rule, exact)
                 # An empty rule: null or {}. (`not tree` first: it is cheap and usually False.)
                 if not tree and (tree is None or tree == {}):
                     count_out(0)
@@ -201,7 +186,7 @@ class ConditionColumns:
                     op = "and" if "and" in tree else "or"
                     top = tree[op]
                     if type(top) is not list:
-                        raise _RuleError(f"{op}: expected a list, got {describe(top)}")
+                        raise RuleError(f"{op}: expected a list, got {describe(top)}")
                     paths = cache.get(op)
                     if paths is None or len(paths) < len(top):
                         paths = self._paths(op, len(top))
@@ -226,7 +211,7 @@ class ConditionColumns:
                                 values(value)
                                 types("string")
                             else:
-                                text, kind = _value_text(value, paths[i], exact)
+                                text, kind = value_text(value, paths[i], exact)
                                 values(text)
                                 types(kind)
                             paths_out(paths[i])
@@ -244,12 +229,12 @@ class ConditionColumns:
                         stack.pop()
                     if run:
                         run_out((run, depth, group_op, negated))
-            except _RuleError as exc:
+            except RuleError as exc:
                 self._truncate(start, first_run)
                 count_out(None)
-                error_out(_clip(str(exc)))
+                error_out(clip(str(exc)))
                 continue
-            except _Inexact:
+            except Inexact:
                 self._truncate(start, first_run)
                 again, error = self.extend([rule], owner, exact=True)
                 self._exact = exact
@@ -296,14 +281,14 @@ class ConditionColumns:
         while True:
             if not isinstance(node, dict):
                 where = path or "rule"
-                raise _RuleError(f"{where}: expected a group or a leaf, got {describe(node)}")
+                raise RuleError(f"{where}: expected a group or a leaf, got {describe(node)}")
             if len(node) != 1:
                 break
             ((key, child),) = node.items()
             if key == "and" or key == "or":
                 prefix = f"{path}.{key}" if path else key
                 if not isinstance(child, list):
-                    raise _RuleError(f"{prefix}: expected a list, got {describe(child)}")
+                    raise RuleError(f"{prefix}: expected a list, got {describe(child)}")
                 stack.append([child, self._paths(prefix, len(child)), 0, depth + 1, key, negated])
                 return True
             if key != "not":
@@ -314,7 +299,7 @@ class ConditionColumns:
                 stack.append([child, paths, 0, depth + 1, group_op, not negated])
                 return True
             if not isinstance(child, dict):
-                raise _RuleError(f"{prefix}: expected an object or a list, got {describe(child)}")
+                raise RuleError(f"{prefix}: expected an object or a list, got {describe(child)}")
             # A not over one node: go on with that node, one level deeper, negated once more.
             node, path, depth, negated = child, prefix, depth + 1, not negated
         self._leaf(node, path)
@@ -340,22 +325,24 @@ class ConditionColumns:
         """Append any leaf (the general case; ``extend`` inlines the common one)."""
         where = path or "rule"
         if not ("field" in node and "operator" in node):
-            raise _RuleError(f"{where}: {_not_a_leaf(node)}")
+            raise RuleError(f"{where}: {not_a_leaf(node)}")
         field = node["field"]
         operator = node["operator"]
         if type(field) is not str or type(operator) is not str:
             bad, value = ("field", field) if type(field) is not str else ("operator", operator)
-            raise _RuleError(f"{where}: {bad} must be a string, got {describe(value)}")
+            raise RuleError(f"{where}: {bad} must be a string, got {describe(value)}")
         if "value" in node:
-            value, value_type = _value_text(node["value"], where, self._exact)
+            value, value_type = value_text(node["value"], where, self._exact)
         else:
             # A leaf with no value at all (an "exists"-style operator) differs from value: null.
             value, value_type = None, None
-        if not _LEAF_KEYS.issuperset(node):
+        if not LEAF_KEYS.issuperset(node):
             if "and" in node or "or" in node or "not" in node:
-                raise _RuleError(f"{where}: {_not_a_leaf(node)}")
-            others = {k: v for k, v in node.items() if k not in _LEAF_KEYS}
-            self.extra[len(self.path)] = _checked(_dumps(others, where, sort=True), self._exact)
+                raise RuleError(f"{where}: {not_a_leaf(node)}")
+            others = {k: v for k, v in node.items() if k not in LEAF_KEYS}
+            self.extra[len(self.path)] = checked(
+                dumps_or_fail(others, where, sort=True), self._exact
+            )
         self.path.append(path)
         self.field.append(field)
         self.operator.append(operator)
@@ -389,94 +376,3 @@ def _as_list(values: Any) -> list[Any]:
     if isinstance(values, pa.Array):
         return list(values.to_pylist())
     return list(values)
-
-
-def _load(rule: Any, exact: bool) -> Any:
-    """The rule as a parsed tree, or None for an empty rule."""
-    if rule is None:
-        return None
-    if isinstance(rule, str | bytes | bytearray | memoryview):
-        text = bytes(rule) if isinstance(rule, memoryview) else rule
-        if not text or text.isspace():
-            return None
-        try:
-            tree = loads_exact(text) if exact else orjson.loads(text)
-        except JSONDecodeError as exc:
-            # Also orjson's depth limit (1024 levels): the reason names it.
-            if not exact and out_of_range(exc):
-                raise _Inexact from None
-            raise _RuleError(_clip(f"invalid JSON: {exc}")) from None
-    else:
-        tree = rule
-    if tree is None or (isinstance(tree, dict) and not tree):
-        return None
-    return tree
-
-
-def _not_a_leaf(node: dict[Any, Any]) -> str:
-    """Why an object is neither a group nor a leaf."""
-    if not node:
-        return "empty object, expected a group or a leaf"
-    keys = ", ".join(sorted(map(str, node)))
-    if "and" in node or "or" in node or "not" in node:
-        return _clip(f"a group takes exactly one key, got {keys}")
-    if "field" in node or "operator" in node:
-        return f"leaf without {'operator' if 'field' in node else 'field'}"
-    return _clip(f"expected a group or a leaf, got an object with keys {keys}")
-
-
-def _value_text(value: Any, where: str, exact: bool) -> tuple[str | None, str]:
-    """A leaf's value as the contract's text and its JSON type.
-
-    Raises:
-        _Inexact: not ``exact``, and the value holds a float that may have been an integer.
-    """
-    kind = type(value)
-    if kind is str:
-        return value, "string"
-    if value is None:
-        return None, "null"
-    if kind is bool:
-        return ("true" if value else "false"), "boolean"
-    if kind is int or (isinstance(value, int) and not isinstance(value, bool)):
-        try:
-            return str(int(value)), "number"
-        except ValueError:  # past Python's 4300-digit limit for int -> str
-            raise _RuleError(f"{where}: value is a number too long to keep as text") from None
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _RuleError(f"{where}: value {value} is not a JSON number")
-        if not exact and abs(value) >= _INT64_EDGE:
-            raise _Inexact
-        return _dumps(float(value), where), "number"
-    if kind is RawNumber:
-        return value.text, "number"
-    if isinstance(value, list | tuple):
-        return _checked(_dumps(value, where), exact), "array"
-    if isinstance(value, dict):
-        return _checked(_dumps(value, where), exact), "object"
-    if isinstance(value, str):  # a str subclass, from a rule handed over as Python objects
-        return str(value), "string"
-    if isinstance(value, bool):
-        return ("true" if value else "false"), "boolean"
-    raise _RuleError(f"{where}: value is not a JSON value ({type(value).__name__})")
-
-
-def _checked(text: str, exact: bool) -> str:
-    """``text``, the JSON of a value read by orjson, unless a float in it may have been an
-    integer orjson could not read exactly."""
-    if not exact and "e" in text and _BIG_EXPONENT.search(text):
-        raise _Inexact
-    return text
-
-
-def _dumps(value: Any, where: str, *, sort: bool = False) -> str:
-    """Compact JSON text, or the rule's error for a value that is not JSON."""
-    try:
-        return dumps(value, sort=sort)
-    except (ValueError, TypeError) as exc:
-        raise _RuleError(_clip(f"{where}: value cannot be kept as JSON ({exc})")) from None
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _ERROR_LIMIT else text[: _ERROR_LIMIT - 1] + "…"

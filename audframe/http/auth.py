@@ -1,7 +1,7 @@
 """Auth objects for the HTTP client: Basic, OAuth2 client credentials, fixed headers.
 
 Each hands the client its headers as :class:`Secret` values, never as text: the client reveals
-them only in the one frame that sends (see ``HttpClient._attempt``), so no frame an error's
+them only in the one frame that sends (see ``Transport.attempt``), so no frame an error's
 traceback keeps holds a credential.
 """
 
@@ -11,16 +11,36 @@ import base64
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ._json import loads
-from ._secrets import Secret, header_problem
-from .errors import AuthError
+from .._json import loads
+from ..errors import AuthError
+from .secrets import Secret, header_problem
+from .urls import check_url
 
 if TYPE_CHECKING:
-    from ._http import HttpClient
+    from .client import HttpClient
+
+__all__ = ["Auth", "BasicAuth", "HeaderAuth", "Headers", "OAuth2ClientCredentials"]
 
 Headers = Mapping[str, "str | Secret"]
+
+
+class Auth(Protocol):
+    """What an auth object does for the client."""
+
+    #: Every secret it holds, so errors can be scrubbed of them.
+    secrets: tuple[Secret, ...]
+    #: What to check when the API refuses the credentials.
+    hint: str
+
+    def headers(self, client: HttpClient) -> Headers:
+        """The headers that authenticate one request (may fetch a token first)."""
+        ...
+
+    def refresh(self, client: HttpClient, used: Headers) -> bool:
+        """After a 401 on ``used``: renew the credential; True when a retry may succeed."""
+        ...
 
 
 class BasicAuth:
@@ -70,8 +90,6 @@ class OAuth2ClientCredentials:
         credentials_in_body: bool = False,
         leeway: float = 60.0,
     ) -> None:
-        from ._http import check_url
-
         self.token_url = check_url(token_url, what="token_url")
         self.client_id = client_id
         self._client_secret = client_secret

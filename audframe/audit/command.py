@@ -1,140 +1,36 @@
-"""Counts, checks of the vendors' own rules, and what changed between two loads or snapshots.
+"""The ``audframe audit`` command: read a lake's newest snapshot, audit, count, diff, print.
 
-Everything here reads DataFrames, from a load (``normalize_thrive`` / ``normalize_unless`` and
-the loaders) or from the lake (``read_lake``), and never fetches anything.
-
-- :func:`counts`: tidy count tables (audiences per structure, per website and state, ...).
-- :func:`audit`: one row per problem found by the checks in :data:`CHECKS`.
-- :func:`diff`: one row per added, removed or changed record between two loads or snapshots.
-- :func:`run_audit`: the body of ``audframe audit ROOT``.
-
-The checks live in ``_checks``, the counts in ``_counts``, the diff in ``_diff``, and what they
-all read in ``_inputs``; this module holds the entry points and the command.
+:func:`audit_lake` reads and finds (a :class:`LakeAudit`), :func:`format_text` prints it as
+plain-text tables, and :func:`run_audit` is the command's body; the HTML report
+(:mod:`.report`) renders the same :class:`LakeAudit`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import pandas as pd
 
-from ._checks import (
-    CHECKS,
-    FINDING_COLUMNS,
-    SEVERITIES,
-    Check,
-    Severity,
-    _check,
-    checks_markdown,
-    checks_table,
-    run_checks,
-    select_checks,
-)
-from ._counts import counts
-from ._diff import LAKE_COLUMNS, change_summary, diff
-from ._inputs import (
-    STRING,
-    AuditInput,
-    Inputs,
-    Moment,
-    conform,
-    mask,
-    read_inputs,
-    split_mixed,
-)
-from ._paths import check_target
-from ._schema import TABLES
-from ._text import printable
-from .errors import InputError
-from .lake import MixedSnapshot, find_mixed
+from .._frames import STRING, mask
+from .._paths import check_target
+from .._text import printable
+from ..errors import InputError
+from ..lake.mixed import find_mixed
+from ..sources import SOURCES
+from .api import _audit
+from .checks import SEVERITIES, Severity
+from .counts import counts
+from .diff import change_summary, diff
+from .inputs import conform, split_mixed
 
-__all__ = [
-    "CHECKS",
-    "FINDING_COLUMNS",
-    "LAKE_COLUMNS",
-    "Check",
-    "LakeAudit",
-    "Severity",
-    "audit",
-    "audit_lake",
-    "change_summary",
-    "checks_markdown",
-    "checks_table",
-    "counts",
-    "diff",
-    "format_text",
-    "reaches",
-    "run_audit",
-]
+__all__ = ["LakeAudit", "audit_lake", "format_text", "reaches", "run_audit"]
 
 #: Rows of each count table ``audframe audit`` prints (the HTML report and counts() have all).
 COUNT_ROWS = 20
-
-
-def audit(
-    obj: AuditInput,
-    *,
-    checks: Iterable[str] | None = None,
-    now: Moment | None = None,
-) -> pd.DataFrame:
-    """Check an inventory against the vendors' own rules.
-
-    Args:
-        obj: a Thrive DataFrame, an :class:`UnlessAudiences`, one Unless table, or a mapping of
-            lake table names (``"thrive/audiences"``, ``"unless/variants"``, ...) to frames, e.g.
-            from ``read_lake``. A lake frame holding several snapshots is audited at the newest
-            snapshot of each tenant or website. Unless lake frames whose tables disagree on
-            ``snapshot_at`` for a website and day (a mixed snapshot) are reported as
-            ``unless_mixed_snapshot`` and left out of the other checks.
-        checks: names from :data:`CHECKS` to run; all by default.
-        now: the moment "in the future" is measured from; the current time by default.
-
-    Returns:
-        One row per problem: ``check, severity, source, key, detail`` (string dtype), sorted
-        errors first. ``key`` is the offending Thrive ``id`` or Unless ``rule_id``.
-
-    Raises:
-        InputError: ``obj`` is not a table audframe knows, or a check name is unknown.
-    """
-    return _audit(obj, checks=checks, now=now)
-
-
-def _audit(
-    obj: AuditInput,
-    *,
-    checks: Iterable[str] | None = None,
-    now: Moment | None = None,
-    mixed: list[MixedSnapshot] | None = None,
-) -> pd.DataFrame:
-    selected = select_checks(checks)
-    inp = read_inputs(obj, "audit", latest=True, now=now)
-    if mixed:
-        tables = dict(inp.tables)
-        inp = Inputs(tables, inp.attrs, inp.now, split_mixed(tables, [*inp.mixed, *mixed]))
-    return run_checks(inp, selected)
-
-
-# The lake's own check: it lives beside audit_lake, which finds mixed snapshots in the footers.
-@_check("unless_mixed_snapshot", "error", "unless")
-def _unless_mixed_snapshot(inp: Inputs) -> pd.DataFrame:
-    """A website's snapshot of one day whose tables come from different loads (their
-    `snapshot_at` differ): a writer was stopped between its renames. The other checks skip that
-    website and day (and the diff too); export it again. Key: the website id."""
-    details = [
-        f"{m.describe()}: the tables do not belong together; export website {m.website_id} "
-        f"for {m.snapshot_date} again"
-        for m in inp.mixed
-    ]
-    return pd.DataFrame({"key": [m.website_id for m in inp.mixed], "detail": details}, dtype=STRING)
-
-
-# --------------------------------------------------------------------------------------------
-# The command
 
 
 @dataclass
@@ -155,41 +51,50 @@ class LakeAudit:
 def audit_lake(root: str | Path, *, date: str | _dt.date | None = None) -> LakeAudit:
     """Read a lake's newest snapshot (or ``date``) of every table, audit, count and diff it.
 
-    An Unless snapshot whose tables come from different loads (a writer stopped between its
-    renames) is not audited as one: it is an ``unless_mixed_snapshot`` finding, and is left
-    out of the other checks and of the diff.
+    A snapshot whose tables come from different loads (a writer stopped between its renames)
+    is not audited as one: it is a ``<source>_mixed_snapshot`` finding (Unless's
+    ``unless_mixed_snapshot``), and is left out of the other checks and of the diff.
 
     Raises:
         InputError: the lake holds no snapshot, or none on ``date``.
     """
-    from .lake import list_snapshots, read_lake
+    from ..lake import list_snapshots, read_lake
 
     root_s = str(root)
     wanted = _date_arg(date)
     history: dict[str, pd.DataFrame] = {}
     stamps: list[tuple[str, str, str, pd.Timestamp]] = []
-    for name in TABLES:
-        snapshots = list_snapshots(root_s, name, mixed="ignore")
-        if len(snapshots):
-            history[name] = conform(read_lake(root_s, name, mixed="ignore"), TABLES[name])
-        if name.startswith("unless/"):
-            columns = snapshots[["website_id", "snapshot_date", "snapshot_at"]]
-            stamps += [(w, str(d), name, t) for w, d, t in columns.itertuples(index=False)]
-    # From the footers: a table with no rows for a website still says which load it is from.
+    for source in SOURCES.values():
+        for table in source.tables:
+            snapshots = list_snapshots(root_s, table.name, mixed="ignore")
+            if len(snapshots):
+                history[table.name] = conform(read_lake(root_s, table.name, mixed="ignore"), table)
+            if len(source.tables) > 1:
+                key = source.partition.key
+                columns = snapshots[[key, "snapshot_date", "snapshot_at"]]
+                stamps += [
+                    (i, str(d), table.name, t) for i, d, t in columns.itertuples(index=False)
+                ]
+    # From the footers: a table with no rows for a partition still says which load it is from.
     mixed = find_mixed(stamps)
     if not history:
+        like = " or ".join(
+            f"{root_s}/{s.tables[0].name}/{s.partition.key}={s.partition.noun[0].upper()}/"
+            "snapshot_date=YYYY-MM-DD/"
+            for s in SOURCES.values()
+        )
+        first = next(iter(SOURCES))
         raise InputError(
-            f"no snapshots under {root_s}: expected Parquet partitions like "
-            f"{root_s}/thrive/audiences/tenant_id=T/snapshot_date=YYYY-MM-DD/ or "
-            f"{root_s}/unless/audiences/website_id=W/snapshot_date=YYYY-MM-DD/ "
-            "(write them with audframe.to_parquet or `audframe thrive --out ROOT`)"
+            f"no snapshots under {root_s}: expected Parquet partitions like {like} "
+            f"(write them with audframe.to_parquet or `audframe {first} --out ROOT`)"
         )
     current: dict[str, pd.DataFrame] = {}
     older: dict[str, pd.DataFrame] = {}
     dates: dict[str, str] = {}
     previous: dict[str, str | None] = {}
-    for source in ("thrive", "unless"):
-        names = [n for n in history if n.startswith(source + "/")]
+    days: dict[str, set[str]] = {}  # per source, the days audited and compared
+    for source in SOURCES.values():
+        names = [t.name for t in source.tables if t.name in history]
         if not names:
             continue
         # One date per source, so an audience and its variants come from the same export.
@@ -198,6 +103,7 @@ def audit_lake(root: str | Path, *, date: str | _dt.date | None = None) -> LakeA
             continue
         chosen = wanted or known[-1]
         before = [d for d in known if d < chosen]
+        days[source.name] = {chosen, *before[-1:]}
         for name in names:
             frame = history[name]
             current[name] = frame.loc[mask(frame["snapshot_date"] == chosen)]
@@ -213,8 +119,7 @@ def audit_lake(root: str | Path, *, date: str | _dt.date | None = None) -> LakeA
             f"no snapshot on {wanted} under {root_s}; snapshots there: {', '.join(available)}"
         )
     # The audited day's and the compared day's mixed snapshots: reported, not audited or diffed.
-    days = {d for n, d in [*dates.items(), *previous.items()] if n.startswith("unless/") and d}
-    mixed = [m for m in mixed if m.snapshot_date in days]
+    mixed = [m for m in mixed if m.snapshot_date in days.get(m.source, ())]
     findings = _audit(current, mixed=mixed)
     if mixed:
         split_mixed(current, mixed)

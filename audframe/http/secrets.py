@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from typing import Any, NoReturn
 
-from ._text import MASK
-from .errors import InputError
+from .._text import MASK
+from ..errors import InputError
 
 #: No real Thrive API secret, OAuth2 client secret or Unless API key is shorter. A shorter one
 #: is a mistake (an unexpanded variable, a placeholder), and text that short could not be

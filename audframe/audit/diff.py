@@ -7,12 +7,25 @@ from typing import Literal
 
 import pandas as pd
 
-from ._inputs import PARTITION, STRING, AuditInput, conform, date_strings, gather, mask, merge
-from ._schema import TABLES, THRIVE_AUDIENCES, UNLESS_AUDIENCES, Table
-from .errors import InputError
+from .._frames import STRING, mask, merge
+from .._schema import Table
+from ..errors import InputError
+from ..sources import SOURCES, source_of
+from ..sources import tables as registered
+from .inputs import AuditInput, conform, date_strings, gather
 
-#: Columns the lake adds on read; never data, so ignored by :func:`diff`.
-LAKE_COLUMNS = ("snapshot_date", "snapshot_at", "tenant_id")
+__all__ = ["LAKE_COLUMNS", "change_summary", "diff"]
+
+
+def lake_columns() -> tuple[str, ...]:
+    """Columns the lake adds on read: the day, the load, and partition keys that are no
+    column of their tables (Thrive's ``tenant_id``). Never data, so ignored by :func:`diff`."""
+    keys = [s.partition.key for s in SOURCES.values() if not s.keyed]
+    return ("snapshot_date", "snapshot_at", *dict.fromkeys(keys))
+
+
+#: The lake's own columns, as :func:`lake_columns` gives them for the sources at import.
+LAKE_COLUMNS = lake_columns()
 DIFF_COLUMNS = ("change", "key", "columns", "source", "table")
 CHANGES = ("added", "removed", "changed")
 
@@ -51,9 +64,11 @@ def diff(
     """
     before = gather(old, "diff(old)")
     after = gather(new, "diff(new)")
-    common = [name for name in TABLES if name in before and name in after]
+    known = registered()
+    common = [name for name in known if name in before and name in after]
     if tables is None:
-        wanted = [n for n in common if n in (THRIVE_AUDIENCES.name, UNLESS_AUDIENCES.name)]
+        main = {source.tables[0].name for source in SOURCES.values()}
+        wanted = [n for n in common if n in main]
         if not wanted:
             wanted = common
     elif tables == "all":
@@ -73,7 +88,7 @@ def diff(
     for side, frames in (("old", before), ("new", after)):
         for name in wanted:
             _one_snapshot(frames[name], name, side)
-    parts = [_diff_table(TABLES[n], before[n], after[n]) for n in wanted]
+    parts = [_diff_table(known[n], before[n], after[n]) for n in wanted]
     out = pd.concat(parts, ignore_index=True)
     return out[list(DIFF_COLUMNS)].astype(STRING)
 
@@ -82,7 +97,7 @@ def _one_snapshot(frame: pd.DataFrame, name: str, side: str) -> None:
     """Refuse a side that holds several snapshots of one tenant or website: which to compare?"""
     if "snapshot_date" not in frame.columns or len(frame) == 0:
         return
-    partition = PARTITION[name.split("/")[0]]
+    partition = source_of(name).partition.key
     dates = date_strings(frame["snapshot_date"])
     if partition in frame.columns:
         several = dates.groupby(frame[partition].astype(STRING), dropna=False).nunique() > 1
@@ -101,7 +116,7 @@ def _diff_table(table: Table, old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFr
     keys = list(table.key)
     old_c = conform(old, table)
     new_c = conform(new, table)
-    ignore = set(LAKE_COLUMNS) - set(keys)
+    ignore = set(lake_columns()) - set(keys)
     shared = [c for c in old_c.columns if c in new_c.columns and c not in ignore]
     values = [c for c in shared if c not in keys]
     extra = [c for c in values if c not in table.names]
@@ -137,7 +152,7 @@ def _diff_table(table: Table, old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFr
             "change": change,
             "key": key,
             "columns": columns.where(change == "changed"),
-            "source": table.name.split("/")[0],
+            "source": source_of(table.name).name,
             "table": table.name,
         }
     )

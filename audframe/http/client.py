@@ -1,0 +1,335 @@
+"""The HTTP client every source shares: one session per load, retries, errors that say what to do.
+
+A source's fetch builds an :class:`HttpClient` with its base URL and an auth object, then calls
+:meth:`HttpClient.get` with a ``parse`` function. Everything transient is retried here: 429 and
+5xx, connection errors, timeouts, bodies cut short, and a 2xx body that ``parse`` rejects (a
+proxy's HTML page served with status 200). Everything else becomes an
+:class:`~audframe.errors.ApiError` whose message names the endpoint, the status, the vendor's
+message and what to do. Each try is one :meth:`Transport.attempt
+<audframe.http.transport.Transport.attempt>`, the only frame that sees a credential as text.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+from .._progress import status_line
+from .._text import PrintableFilter, printable, shorten
+from .._version import __version__
+from ..errors import ApiError, AuthError, InputError, ResponseError, vendor_message
+from .auth import Auth, Headers
+from .deadline import DeadlineAdapter
+from .retry import RETRY_STATUSES, Retry
+from .transport import MAX_BODY_BYTES, Call, Failure, Response, Transport
+from .urls import check_url
+
+__all__ = ["HttpClient", "connect"]
+
+log = logging.getLogger("audframe")
+# Log lines carry endpoints and problems a server wrote: one honest line each, for any handler.
+log.addFilter(PrintableFilter())
+
+T = TypeVar("T")
+A = TypeVar("A")
+
+
+class HttpClient:
+    """One load's connection to one API: a pooled session, its auth and its retry policy.
+
+    Args:
+        base_url: the API root, e.g. ``https://public.api.learn.link/rest/v1``.
+        source: the source's name (``"thrive"``), for logs and thread names.
+        auth: the object that authenticates each request.
+        max_workers: requests in flight at once in :meth:`map`; sizes the connection pool.
+        timeout: seconds each try has for the whole response, headers and body, redirects
+            included.
+        max_retries: retries after the first try, for 429, 5xx, connection errors, timeouts
+            and cut bodies.
+        max_body_bytes: the most a body may hold, decompressed; a larger one is a
+            :class:`ResponseError` (not retried: the same request would get the same body).
+        session: a ``requests.Session`` to use (yours to close); default a new one per client.
+        status: called with a short line while a request waits, retries or backs off, and
+            with ``""`` once it is through (a progress bar's description).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        source: str,
+        auth: Auth,
+        max_workers: int = 4,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        session: requests.Session | None = None,
+        status: Callable[[str], None] | None = None,
+    ) -> None:
+        self.base_url = check_url(base_url, what="base_url")
+        self.source = source
+        self.auth = auth
+        self.max_workers = _positive_int(max_workers, "max_workers")
+        self.timeout = _positive_number(timeout, "timeout")
+        self.retry = Retry(max_retries=_positive_int(max_retries, "max_retries", minimum=0))
+        self.max_body_bytes = _positive_int(max_body_bytes, "max_body_bytes")
+        self.status = status
+        self._own_session = session is None
+        self.session = session or _new_session(self.max_workers)
+        self.transport = Transport(
+            self.session,
+            timeout=self.timeout,
+            max_body_bytes=self.max_body_bytes,
+            shorten=self._shorten,
+            waiting=self._waiting,
+        )
+        # Set when a map() fails or is interrupted: its other calls stop at their next wait.
+        self._stopped = threading.Event()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.transport.close()
+        if self._own_session:
+            self.session.close()
+
+    def __repr__(self) -> str:
+        return f"HttpClient({self.base_url!r}, source={self.source!r})"
+
+    def get(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        parse: Callable[[bytes], T],
+        context: str | None = None,
+        label: str | None = None,
+    ) -> T:
+        """GET ``base_url + path`` with auth, retried until ``parse`` accepts the body.
+
+        ``context`` names what the URL does not show (``website W`` when it is in a header),
+        so an error says which of several calls failed; ``label`` names the request in status
+        lines (``page 3``), by default ``context``.
+        """
+        return self.request(
+            "GET",
+            self.base_url + path,
+            params=params,
+            headers=headers,
+            parse=parse,
+            auth=True,
+            context=context,
+            label=label,
+        )
+
+    def request(
+        self,
+        method: Literal["GET", "POST"],
+        url: str,
+        *,
+        parse: Callable[[bytes], T],
+        params: Mapping[str, Any] | None = None,
+        headers: Headers | None = None,
+        data: Headers | None = None,
+        auth: bool = True,
+        hint: str | None = None,
+        context: str | None = None,
+        label: str | None = None,
+    ) -> T:
+        """One request with retries. ``auth=False`` sends only ``headers`` (token requests)."""
+        query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        endpoint = f"{method} {url}" + (f"?{urlencode(query)}" if query else "")
+        if context:
+            endpoint += f" ({context})"
+        label = label or context or urlsplit(url).path
+        refreshed = troubled = False
+        attempt = 0
+        while True:
+            self._check_stopped(endpoint)
+            sent = {**(headers or {}), **(self.auth.headers(self) if auth else {})}
+            outcome = self.transport.attempt(Call(method, url, query, sent, data, endpoint, label))
+            if isinstance(outcome, ApiError):
+                raise outcome
+            if isinstance(outcome, Failure):
+                failure = outcome
+            elif outcome.status == 401 and auth and not refreshed and self.auth.refresh(self, sent):
+                refreshed = True
+                continue
+            elif outcome.status in RETRY_STATUSES:
+                failure = Failure(f"HTTP {outcome.status}")
+            elif outcome.status >= 400 or outcome.status < 200:
+                raise self._error(endpoint, outcome, hint)
+            else:
+                try:
+                    result = parse(outcome.body)
+                except ValueError as exc:
+                    failure = Failure(f"a malformed body ({self._shorten(str(exc), 120)})")
+                else:
+                    if troubled:
+                        self._report("")
+                    return result
+            status = outcome.status if isinstance(outcome, Response) else None
+            retries = self.retry.max_retries
+            if failure.retries is not None:
+                retries = min(retries, failure.retries)
+            if attempt >= retries:
+                raise self._gave_up(endpoint, status, failure, attempt + 1)
+            retry_after = outcome.retry_after if isinstance(outcome, Response) else None
+            wait = self.retry.delay(attempt, retry_after)
+            log.info("%s: %s; retry %d in %.2fs", endpoint, failure.problem, attempt + 1, wait)
+            self._report(f"{label}: {failure.problem}, retry {attempt + 1} in {wait:.1f} s")
+            troubled = True
+            _sleep(wait, self._stopped)
+            attempt += 1
+
+    def map(self, fn: Callable[[A], T], items: Iterable[A]) -> list[T]:
+        """``[fn(item) for item in items]``, up to ``max_workers`` at once, results in order.
+
+        The first error stops the rest: pending calls are cancelled and the error is raised.
+        """
+        items = list(items)
+        if self.max_workers == 1 or len(items) <= 1:
+            return [fn(item) for item in items]
+        pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix=f"audframe-{self.source}")
+        try:
+            futures = [pool.submit(fn, item) for item in items]
+            return [future.result() for future in futures]
+        except BaseException:
+            # On an error or Ctrl-C, calls under way stop at their next retry wait (which
+            # ends at once) instead of sleeping out their backoff; a request in flight still
+            # takes up to `timeout`.
+            self._stopped.set()
+            raise
+        finally:
+            # Drop what has not started instead of waiting for it.
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _check_stopped(self, endpoint: str) -> None:
+        if self._stopped.is_set():
+            raise ApiError(
+                "stopped: another request of this load failed or it was interrupted",
+                endpoint=endpoint,
+            )
+
+    def _report(self, text: str) -> None:
+        if self.status is not None:
+            self.status(printable(text))
+
+    def _waiting(self, label: str, waited: float) -> None:
+        log.info("%s: still waiting after %.0f s", label, waited)
+        self._report(f"waiting {waited:.0f} s for {label}")
+
+    def _shorten(self, text: str, limit: int) -> str:
+        """Server text made fit for a message: every secret masked, then clipped."""
+        return shorten(text, self.auth.secrets, limit)
+
+    # ---- errors ---------------------------------------------------------------------------
+
+    def _error(self, endpoint: str, response: Response, hint: str | None) -> ApiError:
+        status = response.status
+        message = vendor_message(response.body, self.auth.secrets)
+        reason = self._shorten(response.reason, 100) or "error"
+        if status in (401, 403):
+            what = "the credentials were refused" if status == 401 else "permission denied"
+            return AuthError(
+                f"{reason}: {what}",
+                endpoint=endpoint,
+                status=status,
+                vendor_message=message,
+                hint=hint or self.auth.hint,
+            )
+        return ApiError(
+            f"{reason}",
+            endpoint=endpoint,
+            status=status,
+            vendor_message=message,
+            hint=hint or _STATUS_HINTS.get(status, "check the request's parameters"),
+        )
+
+    def _gave_up(self, endpoint: str, status: int | None, failure: Failure, tries: int) -> ApiError:
+        malformed = failure.problem.startswith("a malformed body")
+        cls = ResponseError if malformed else ApiError
+        if failure.hint is not None:
+            hint = failure.hint
+        elif status is not None or malformed:
+            hint = (
+                "the server stayed unavailable or sent bodies that are not what the endpoint "
+                "promises; try again later, or raise max_retries"
+            )
+        else:
+            hint = "check base_url and the network, then try again"
+        return cls(
+            f"gave up after {tries} tries; the last one got {failure.problem}",
+            endpoint=endpoint,
+            status=status,
+            hint=hint,
+        )
+
+
+@contextmanager
+def connect(
+    base_url: str, *, source: str, title: str, auth: Auth, progress: bool | None, **settings: Any
+) -> Iterator[HttpClient]:
+    """One load's client, whose waits and retries show on a line under ``title``'s progress bar
+    (``Thrive audiences: page 3: HTTP 503, retry 2 in 4.1 s``) when ``progress`` is on.
+
+    ``settings`` are :class:`HttpClient`'s (``max_workers=``, ``timeout=``, ``session=``, ...).
+    """
+    with (
+        status_line(title, progress) as status,
+        HttpClient(base_url, source=source, auth=auth, status=status, **settings) as client,
+    ):
+        yield client
+
+
+_STATUS_HINTS = {
+    400: "the API rejected the request's parameters; check them against the valid values",
+    404: "check base_url (or region) and the id asked for",
+    409: "the resource is in a conflicting state",
+    422: "the API could not process the request's parameters; check their values",
+}
+
+
+def _sleep(seconds: float, stop: threading.Event) -> None:
+    """The retry clock, ended early by ``stop``: a module-level name, so tests can patch it."""
+    stop.wait(seconds)
+
+
+def _new_session(max_workers: int) -> requests.Session:
+    session = requests.Session()
+    adapter = DeadlineAdapter(pool_connections=max_workers, pool_maxsize=max_workers, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = f"audframe/{__version__} (+requests)"
+    session.headers["Accept"] = "application/json"
+    return session
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InputError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return value
+
+
+def _positive_number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InputError(f"{name} must be a number of seconds > 0, got {value!r}")
+    return float(value)

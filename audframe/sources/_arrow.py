@@ -1,0 +1,123 @@
+"""What every source's fast path shares: Arrow's JSON reader held to a schema, big bodies read
+in pieces of records, and memory handed back once a body is read.
+
+A fast path reads a body as it came over the wire straight into Arrow columns against the
+documented record shape; anything the shape does not cover makes it give up, and the source's
+exact path reads the body instead, so both give the same tables. The pieces here are the ones
+both sources need alike; what a body looks like (its schema, where its records start and where
+one may end) stays with each source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import re
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.json as pa_json
+
+__all__ = [
+    "MAX_ARROW_BODY",
+    "OPENS_OBJECT",
+    "READ_ERRORS",
+    "piece",
+    "read_json",
+    "release_memory",
+    "spans",
+]
+
+#: Bytes of body Arrow's reader takes in one block (an int32); a bigger body is read in pieces.
+MAX_ARROW_BODY = 2**31 - 2
+#: A body that opens with an object, after JSON's whitespace (and only JSON's: ``\f`` is not).
+#: Anything else (a top-level ``null`` crashes Arrow's reader) goes to the exact path.
+OPENS_OBJECT = re.compile(rb"[ \t\r\n]*\{")
+#: What Arrow's reader raises for a body that does not fit the schema (or is not JSON).
+READ_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeDecodeError)
+
+
+def read_json(
+    data: bytes | bytearray | memoryview,
+    schema: pa.Schema,
+    *,
+    unknown: Literal["error", "infer"] = "error",
+    threads: bool = True,
+    pool: pa.MemoryPool | None = None,
+) -> pa.Table:
+    """``data`` read by Arrow's JSON reader in one block, held to ``schema``, where it lies
+    (not copied into the reader first).
+
+    Args:
+        data: a body, or a piece of one (:func:`piece`).
+        schema: what the body must be; anything else fails the read.
+        unknown: what a key the schema does not list does: fail the read (``error``), or get
+            a type inferred (``infer``).
+        threads: parse on Arrow's threads; False parses on this one (a reader already on a
+            thread of its own gains nothing from more). Measured per source: each keeps the
+            setting its body reads fastest and smallest with.
+        pool: the memory pool the columns come from (default Arrow's).
+
+    Raises:
+        pyarrow.ArrowInvalid: (and the rest of :data:`READ_ERRORS`) the body does not fit.
+    """
+    return pa_json.read_json(
+        pa.BufferReader(pa.py_buffer(data)),
+        read_options=pa_json.ReadOptions(use_threads=threads, block_size=len(data) + 1),
+        parse_options=pa_json.ParseOptions(
+            explicit_schema=schema,
+            unexpected_field_behavior=unknown,
+            newlines_in_values=True,
+        ),
+        memory_pool=pool,
+    )
+
+
+def spans(
+    data: bytes | bytearray | memoryview, begin: int, size: int, split: re.Pattern[bytes]
+) -> list[tuple[int, int]]:
+    """Where a body's records split into pieces of about ``size`` bytes, from ``begin``.
+
+    ``split`` finds the place between two records (past ``size`` bytes from a piece's start):
+    its match starts with the first record's closing ``}`` and ends where the next record
+    begins. Each piece but the last ends on that ``}``; the last ends with the body.
+    """
+    found: list[tuple[int, int]] = []
+    while (cut := split.search(data, begin + size)) is not None:
+        found.append((begin, cut.start() + 1))
+        begin = cut.end()
+    found.append((begin, len(data)))
+    return found
+
+
+def piece(data: bytes | bytearray | memoryview, head: bytes, span: tuple[int, int]) -> bytes:
+    """One piece as a body of its own: the body's opening (``head``, up to its list's ``[``),
+    the records of ``span``, and ``]}`` (the last piece ends as the body does)."""
+    begin, end = span
+    tail = b"" if end == len(data) else b"]}"
+    return b"".join((head, memoryview(data)[begin:end], tail))
+
+
+def release_memory() -> None:
+    """Hand the memory a read freed back to the system: Arrow's pool's and the C heap's.
+
+    A reader's scratch space is about twice its body: once the columns are built from it,
+    keeping it would only raise the peak of what comes next. Arrow's own pool (mimalloc) keeps
+    freed pages until asked; glibc keeps a finished reader thread's free memory in that
+    thread's arena, where this thread cannot reuse it. Elsewhere than glibc, only the first.
+    """
+    pa.default_memory_pool().release_unused()
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, when it is glibc (the one with ``malloc_trim``)."""
+    with contextlib.suppress(OSError):
+        libc = ctypes.CDLL(None)
+        if hasattr(libc, "malloc_trim"):
+            return libc
+    return None

@@ -1,0 +1,332 @@
+"""Thrive Learning audiences: ``GET /audiences``, paged, into one tidy DataFrame.
+
+Three stages that never mix: :func:`load_thrive_audiences` fetches the pages (checked by
+:class:`~.paging.Pager`), :func:`~.normalize.parse_page` turns each page body into typed
+columns (the same function :func:`~.normalize.normalize_thrive` uses), and
+:func:`~.normalize.frame` makes them the table's DataFrame.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+import pandas as pd
+import requests
+
+from ..._extra import compile_extra_columns
+from ..._ids import partition_id
+from ..._progress import progress_bar
+from ..._timestamps import utc_now_iso
+from ...errors import InputError, PaginationError, ResponseError
+from ...http import (
+    MAX_BODY_BYTES,
+    BasicAuth,
+    HttpClient,
+    OAuth2ClientCredentials,
+    Secret,
+    check_url,
+    connect,
+    credential_problem,
+    masked,
+    resolve,
+)
+from ..base import Credential
+from .normalize import frame, parse_page
+from .paging import Pager, count_mismatch, total_results
+from .records import Page
+from .schema import AUDIENCES
+
+__all__ = ["load_thrive_audiences"]
+
+Region = Literal["production", "staging", "mea", "mea-staging"]
+
+HOSTS: dict[str, str] = {
+    "production": "public.api.learn.link",
+    "staging": "public.api.learnstaging.link",
+    "mea": "public.api.mea.learn.tech",
+    "mea-staging": "public.api.meastaging.learn.tech",
+}
+
+PATH = "/audiences"
+
+# The options that may come from the environment; the command line takes them from there only.
+TENANT_ID = Credential("tenant_id", "THRIVE_TENANT_ID")
+API_SECRET = Credential("api_secret", "THRIVE_API_SECRET", secret=True)
+CLIENT_ID = Credential("client_id", "THRIVE_CLIENT_ID")
+CLIENT_SECRET = Credential("client_secret", "THRIVE_CLIENT_SECRET", secret=True)
+MAX_PER_PAGE = 1000
+#: Pages read at most (``max_pages=`` raises it): 10 million audiences at 1,000 a page. A server
+#: that says more, or keeps serving pages past this, is in a loop.
+MAX_PAGES = 10_000
+
+_AUTH_HINT = (
+    "check THRIVE_TENANT_ID and THRIVE_API_SECRET (or THRIVE_CLIENT_ID / THRIVE_CLIENT_SECRET), "
+    "and that the tenant id belongs to this region (staging and production differ)"
+)
+
+
+def load_thrive_audiences(
+    tenant_id: str | None = None,
+    api_secret: str | Secret | None = None,
+    *,
+    client_id: str | None = None,
+    client_secret: str | Secret | None = None,
+    scope: str = "api/read",
+    region: Region = "production",
+    base_url: str | None = None,
+    token_url: str | None = None,
+    credentials_in_body: bool = False,
+    api_controlled: bool | None = None,
+    per_page: int = 1000,
+    max_workers: int = 4,
+    timeout: float = 30.0,
+    max_retries: int = 5,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    progress: bool | None = None,
+    session: requests.Session | None = None,
+    extra_columns: Mapping[str, str] | None = None,
+    strict: bool = False,
+    max_pages: int = MAX_PAGES,
+) -> pd.DataFrame:
+    """Every audience and structure of a Thrive tenant, as one tidy DataFrame.
+
+    Page 1 comes first; pages 2 to ``totalPages`` then come ``max_workers`` at a time and land
+    in page order. What the server says is trusted over arithmetic: a server that serves fewer
+    rows per page than asked is still read whole, past ``totalPages`` if need be. A page that
+    contradicts what the server said (empty, or short, where rows should be) is retried like a
+    5xx; a page that repeats another, or pages that never end, fail the load.
+
+    A record and the row it becomes (trimmed)::
+
+        {"id": "63f8c5361b9c80d3274be7ca", "name": "Tech Team", "reference": "audience123",
+         "apiControlled": true, "category": "audience", "type": "manual",
+         "parent": {"id": "673db100e5c0503ac23b0e2b", "name": "Engineering", "reference": "eng"},
+         "createdAt": "2024-03-01T10:00:00.000Z", "updatedAt": null}
+
+        id=63f8c5…e7ca name="Tech Team" reference="audience123" api_controlled=True
+        category="audience" type="manual" parent_id=673db1…0e2b parent_name="Engineering"
+        parent_reference="eng" structure_id=673db1…0e2b created_at=2024-03-01 10:00:00+00:00
+        updated_at=NaT extra=<NA>
+
+    Args:
+        tenant_id: the tenant id (``eu-west-2_AbcdEfghI``); env ``THRIVE_TENANT_ID``.
+        api_secret: the API secret, for HTTP Basic; env ``THRIVE_API_SECRET``.
+        client_id: OAuth2 client id, instead of Basic; env ``THRIVE_CLIENT_ID``.
+        client_secret: OAuth2 client secret; env ``THRIVE_CLIENT_SECRET``.
+        scope: OAuth2 scopes to ask for.
+        region: ``production``, ``staging``, ``mea`` or ``mea-staging``: picks the host.
+        base_url: the API root, overriding ``region`` (``http://127.0.0.1:8765/rest/v1``).
+        token_url: the OAuth2 token endpoint; default ``/oauth2/token/{tenant_id}`` on the
+            API's host.
+        credentials_in_body: send the OAuth2 client id and secret in the form, not Basic.
+        api_controlled: only API-controlled (True) or only UI-made (False); None for all.
+        per_page: rows asked per page, 1 to 1000.
+        max_workers: pages fetched at once after the first.
+        timeout: seconds each try of a request has for the whole response, headers and body.
+        max_retries: retries for 429, 5xx, connection errors, timeouts and bodies cut short.
+        max_body_bytes: the most one page may hold once decompressed (default 1 GiB).
+        progress: a progress bar; None shows one in a terminal or notebook. A request that
+            waits or retries says so on a line under it.
+        session: a ``requests.Session`` to use.
+        extra_columns: more columns, ``{"name": "$.json.path"}`` on each raw record.
+        strict: raise :class:`PaginationError` instead of warning when the rows read differ
+            from the server's ``totalResults``.
+        max_pages: the most pages read (10,000), past ``totalPages`` included.
+
+    Returns:
+        The :data:`AUDIENCES` columns, one row per audience or structure, duplicate ids
+        dropped. ``attrs``: ``source``, ``fetched_at``, ``tenant_id``, ``region``,
+        ``base_url``, ``api_controlled``, ``total_results``, ``pages``, ``duplicate_ids``, and
+        ``partial``: True when fewer rows were read than ``total_results`` (a
+        :class:`TotalMismatchWarning` says so too).
+
+    Raises:
+        InputError: a bad argument or a missing credential, before any request.
+        AuthError: the API or the token endpoint refused the credentials.
+        ApiError: any other error status, or the API stayed unreachable after retries.
+        PaginationError: a page stayed empty or short where the server said rows are, a page
+            repeats another, the pages never end (or pass ``max_pages``), or (``strict``) the
+            count is off.
+    """
+    # Secrets as Secret objects from here on: no frame below holds one as text.
+    api_secret, client_secret = masked(api_secret), masked(client_secret)
+    if api_controlled is not None and not isinstance(api_controlled, bool):
+        raise InputError(f"api_controlled must be True, False or None, got {api_controlled!r}")
+    if isinstance(per_page, bool) or not isinstance(per_page, int):
+        raise InputError(f"per_page must be a whole number from 1 to 1000, got {per_page!r}")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise InputError(f"per_page must be from 1 to {MAX_PER_PAGE}, got {per_page}")
+    if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
+        raise InputError(f"max_pages must be a whole number >= 1, got {max_pages!r}")
+    extra = compile_extra_columns(extra_columns, reserved=AUDIENCES.names)
+    # Checked as the lake checks it, before any request: a bad id is not the API key's fault.
+    tenant = partition_id(
+        resolve(tenant_id, TENANT_ID.env, what="Thrive tenant id", user=True), "tenant_id"
+    )
+    base = _base_url(region, base_url)
+    auth = _auth(
+        tenant,
+        api_secret,
+        client_id,
+        client_secret,
+        scope=scope,
+        token_url=token_url or _default_token_url(base, tenant),
+        credentials_in_body=credentials_in_body,
+    )
+    fetched_at = utc_now_iso()
+    with connect(
+        base,
+        source="thrive",
+        title="Thrive audiences",
+        auth=auth,
+        progress=progress,
+        max_workers=max_workers,
+        timeout=timeout,
+        max_retries=max_retries,
+        max_body_bytes=max_body_bytes,
+        session=session,
+    ) as client:
+        pages = _fetch_pages(
+            client, per_page, api_controlled, extra is not None, progress, max_pages
+        )
+
+    df = frame(pages, extra)
+    duplicated = df["id"].duplicated() & df["id"].notna()
+    duplicate_ids = sorted(set(df.loc[duplicated, "id"]))
+    if duplicate_ids:
+        df = df.loc[~duplicated].reset_index(drop=True)
+    total = total_results(pages[0])
+    df.attrs.update(
+        source="thrive",
+        fetched_at=fetched_at,
+        tenant_id=tenant,
+        region=region if base_url is None else None,
+        base_url=client.base_url,
+        api_controlled=api_controlled,
+        total_results=total,
+        pages=len(pages),
+        duplicate_ids=duplicate_ids,
+        partial=total is not None and len(df) < total,
+    )
+    if total is not None and total != len(df):
+        count_mismatch(total, len(df), f"GET {client.base_url}{PATH}", strict=strict)
+    return df
+
+
+def _fetch_pages(
+    client: HttpClient,
+    per_page: int,
+    api_controlled: bool | None,
+    keep_raw: bool,
+    progress: bool | None,
+    max_pages: int,
+) -> list[Page]:
+    """Page 1, then 2..totalPages in parallel, then on while the server says there is more.
+
+    Every page is checked as it is parsed (:meth:`Pager.check`), so a page that contradicts
+    page 1 is retried like a 5xx; one that still does after the retries fails the load.
+    """
+    pager = Pager(f"GET {client.base_url}{PATH}", per_page, max_pages)
+
+    def fetch(number: int) -> Page:
+        params = {"page": number, "perPage": per_page, "apiControlled": api_controlled}
+        try:
+            return client.get(
+                PATH,
+                params,
+                parse=lambda body: pager.check(number, parse_page(body, keep_raw=keep_raw)),
+                label=f"page {number}",
+            )
+        except ResponseError as exc:
+            fault = pager.faults.get(number)
+            if fault is None:
+                raise
+            raise PaginationError(
+                f"{fault}, on every try",  # the fault the last of the retries got
+                endpoint=exc.endpoint,
+                status=200,
+                hint="the server's paging is broken; try again later, or report it to Thrive",
+            ) from None
+
+    first = fetch(1)
+    with progress_bar(pager.pages, "Thrive audiences", progress) as bar:
+        bar.update(1)
+
+        def fetch_counted(number: int) -> Page:
+            page = fetch(number)
+            bar.update(1)
+            return page
+
+        pages = [first]
+        if len(first):
+            pages += client.map(fetch_counted, range(2, pager.pages + 1))
+    return pager.read_past_total(fetch, pages)
+
+
+# ---- settings -----------------------------------------------------------------------------------
+
+
+def _base_url(region: str, base_url: str | None) -> str:
+    if base_url is not None:
+        return check_url(base_url, what="base_url")
+    if region not in HOSTS:
+        valid = ", ".join(HOSTS)
+        raise InputError(f"region must be one of {valid}; got {region!r}")
+    return f"https://{HOSTS[region]}/rest/v1"
+
+
+def _default_token_url(base: str, tenant: str) -> str:
+    scheme, rest = base.split("://", 1)
+    host = rest.split("/", 1)[0]
+    return f"{scheme}://{host}/oauth2/token/{tenant}"
+
+
+def _auth(
+    tenant: str,
+    api_secret: str | Secret | None,
+    client_id: str | None,
+    client_secret: str | Secret | None,
+    *,
+    scope: str,
+    token_url: str,
+    credentials_in_body: bool,
+) -> BasicAuth | OAuth2ClientCredentials:
+    """Basic when an API secret is given (or set), else OAuth2 client credentials."""
+    oauth_given = client_id is not None or client_secret is not None
+    use_basic = api_secret is not None or (
+        not oauth_given and (os.environ.get(API_SECRET.env) or not _oauth_env())
+    )
+    if use_basic:
+        if api_secret is None and not os.environ.get(API_SECRET.env):
+            raise InputError(
+                "no Thrive credentials: set THRIVE_API_SECRET (HTTP Basic), or THRIVE_CLIENT_ID "
+                "and THRIVE_CLIENT_SECRET (OAuth2); or pass api_secret=, or client_id= and "
+                "client_secret="
+            )
+        secret = Secret(resolve(api_secret, API_SECRET.env, what="Thrive API secret", secret=True))
+        return BasicAuth(tenant, secret, hint=_AUTH_HINT)
+    cid = resolve(
+        client_id, CLIENT_ID.env, what="Thrive OAuth2 client id", user=not credentials_in_body
+    )
+    csecret = Secret(
+        resolve(client_secret, CLIENT_SECRET.env, what="Thrive OAuth2 client secret", secret=True)
+    )
+    if not isinstance(scope, str) or not scope.strip():
+        raise InputError(f"scope must be OAuth2 scopes like 'api/read', got {scope!r}")
+    problem = credential_problem(scope)
+    if problem is not None:
+        raise InputError(f"the OAuth2 scope (scope=) {problem}")
+    return OAuth2ClientCredentials(
+        token_url,
+        cid,
+        csecret,
+        scope=scope,
+        hint=_AUTH_HINT,
+        credentials_in_body=credentials_in_body,
+    )
+
+
+def _oauth_env() -> bool:
+    return bool(os.environ.get(CLIENT_ID.env) and os.environ.get(CLIENT_SECRET.env))

@@ -1,0 +1,114 @@
+"""Thrive's normaliser: a body, a parsed body or a list of records into one tidy DataFrame.
+
+:func:`parse_page` turns one page into typed columns, by the fast path (:mod:`.arrow`) where it
+can and the exact path (:mod:`.records`) where it must; the loader parses every page with it, and
+:func:`normalize_thrive` a saved body. :func:`frame` joins pages into the table's DataFrame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..._extra import ExtraColumns, compile_extra_columns
+from ..._json import JSONDecodeError, dumps, read_body
+from ...errors import InputError
+from .arrow import read_page
+from .records import STRING, Page, page_of
+from .schema import AUDIENCES
+
+
+def normalize_thrive(
+    body: bytes | bytearray | memoryview | str | Mapping[str, Any] | Sequence[Any],
+    *,
+    extra_columns: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """One tidy DataFrame from a Thrive ``GET /audiences`` response, with no network.
+
+    Args:
+        body: the response body as it came over the wire (bytes or str), the parsed body
+            (``{"results": [...], "pagination": {...}}``), or a list of records.
+        extra_columns: more columns, ``{"name": "$.json.path"}`` evaluated on each raw record.
+
+    Returns:
+        The :data:`AUDIENCES` columns; ``attrs`` has ``source`` and, when the body has
+        its ``pagination``, ``total_results``. Records are kept as they come, duplicates too.
+
+    Raises:
+        InputError: the body is not JSON, or not the shape of this endpoint's response.
+    """
+    extra = compile_extra_columns(extra_columns, reserved=AUDIENCES.names)
+    try:
+        page = parse_page(body, keep_raw=extra is not None)
+    except ValueError as exc:
+        raise InputError(f"not a Thrive audiences body: {exc}") from exc
+    df = frame([page], extra)
+    df.attrs["source"] = "thrive"
+    if page.pagination and isinstance(page.pagination.get("totalResults"), int):
+        df.attrs["total_results"] = page.pagination["totalResults"]
+    return df
+
+
+def parse_page(body: Any, *, keep_raw: bool = False) -> Page:
+    """One response body (or parsed body, or record list) as typed columns.
+
+    Raises ``ValueError`` when the body is not this endpoint's shape, so the HTTP core retries
+    it as a malformed response.
+    """
+    if isinstance(body, bytes | bytearray | memoryview | str) and not keep_raw:
+        try:
+            data = body.encode() if isinstance(body, str) else bytes(body)
+        except UnicodeEncodeError:
+            data = b""  # a lone surrogate: not UTF-8 Arrow could read, the exact path keeps it
+        page = read_page(data)
+        if page is not None:
+            return page
+    if isinstance(body, bytes | bytearray | memoryview | str):
+        try:
+            body = read_body(body)
+        except JSONDecodeError as exc:
+            raise ValueError(f"the body is not JSON ({exc})") from exc
+    return page_of(body, keep_raw=keep_raw)
+
+
+def frame(pages: Sequence[Page], extra_columns: ExtraColumns | None) -> pd.DataFrame:
+    """The pages' columns joined, ``structure_id`` and ``extra`` derived, as a DataFrame."""
+    columns = {
+        col: _concat([p.columns[col] for p in pages]) if len(pages) > 1 else array
+        for col, array in pages[0].columns.items()
+    }
+    # A structure is its own structure; an audience belongs to its parent's; a record whose
+    # category is missing or unknown belongs to its parent's if it has one, else to itself.
+    category = pc.fill_null(columns["category"], "")
+    parent_id, own_id = columns["parent_id"], columns["id"]
+    columns["structure_id"] = pc.if_else(
+        pc.equal(category, "structure"),
+        own_id,
+        pc.if_else(pc.equal(category, "audience"), parent_id, pc.coalesce(parent_id, own_id)),
+    )
+    extras = [row for p in pages for row in p.extra]
+    columns["extra"] = pa.array(
+        [None if row is None else _extra_text(row, i) for i, row in enumerate(extras)], type=STRING
+    )
+    more = None
+    if extra_columns is not None:
+        raw = [record for p in pages for record in (p.raw or [])]
+        more = extra_columns.evaluate(raw)
+    return AUDIENCES.frame(columns, extra=more)
+
+
+def _concat(arrays: list[pa.Array | pa.ChunkedArray]) -> pa.Array:
+    chunks = [c for a in arrays for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])]
+    return pa.concat_arrays(chunks)
+
+
+def _extra_text(row: dict[str, Any], index: int) -> str:
+    """``row`` as sorted JSON text, however deep it is and however big its integers."""
+    try:
+        return dumps(row, sort=True)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"record {index} cannot be kept in `extra` as JSON: {exc}") from None

@@ -1,0 +1,169 @@
+"""Thrive's paging: what page 1 says about the pages, and every page checked against it."""
+
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from ...errors import PaginationError
+from .records import Page
+
+
+class TotalMismatchWarning(UserWarning):
+    """The rows read differ from the ``totalResults`` the server reported."""
+
+
+class Pager:
+    """What page 1 said about the pages, and each page checked against it as it comes.
+
+    ``size`` is the rows a page holds: the ``perPage`` the server reports, or fewer when page 1
+    holds fewer (it honours ``limit``, or caps the page size) and is not the last page.
+    """
+
+    def __init__(self, endpoint: str, per_page: int, max_pages: int) -> None:
+        self.endpoint = endpoint
+        self.per_page = per_page
+        self.max_pages = max_pages
+        self.pages = 1
+        self.total: int | None = None
+        self.size = 0
+        self.reported_size = 0
+        self.faults: dict[int, str | None] = {}  # per page, the last try's fault
+        self._ids: dict[tuple[int, int], int] = {}  # a page's ids (hash, count) -> its number
+        self._lock = threading.Lock()
+
+    def check(self, number: int, page: Page) -> Page:
+        """``page``, or ValueError (retried) where it contradicts what the server said."""
+        self.faults[number] = None
+        if number == 1:
+            self._learn(page)
+        pagination = page.pagination or {}
+        # The page's own figures where it has them: the inventory may change while it is paged.
+        pages = whole(pagination.get("totalPages"))
+        pages = self.pages if pages is None else pages
+        total = whole(pagination.get("totalResults"))
+        total = self.total if total is None else total
+        rows = len(page)
+        fault = None
+        if not rows and (
+            (total is not None and total > (number - 1) * self.size)
+            or (total is None and 1 < number <= pages)
+        ):
+            fault = f"page {number} is empty, but the server reported {total} rows in {pages} pages"
+        elif 0 < rows < self.size and number < pages:
+            fault = (
+                f"page {number} holds {rows} rows, fewer than the {self.size} of a page, and is "
+                f"not the last of {pages} pages"
+            )
+        if fault is not None:
+            self.faults[number] = fault
+            raise ValueError(fault)
+        self._check_repeat(number, page)
+        return page
+
+    def read_past_total(self, fetch: Callable[[int], Page], pages: list[Page]) -> list[Page]:
+        """Go on past ``totalPages`` while full pages still fall short of ``totalResults``.
+
+        A server whose ``totalPages`` counts a page size other than the one it serves (it
+        honours ``limit``, or caps ``perPage``) would otherwise be read in part. Its
+        ``totalPages`` counts at most the asked page size, so the pages it can mean are bounded
+        whatever ``totalResults`` says; past them (or past ``max_pages``) the pages never end.
+        """
+        total, size = self.total, self.size
+        seen = sum(len(p) for p in pages)
+        counted = max(self.per_page, self.reported_size, size)
+        limit = min(self.max_pages, math.ceil(self.pages * counted / size) + 2) if size else 0
+        while total is not None and seen < total and size and len(pages[-1]) >= size:
+            if len(pages) >= limit:
+                capped = limit == self.max_pages
+                raise PaginationError(
+                    f"the pages do not end: {len(pages)} pages of {size} rows read, every one "
+                    f"full, the server said totalPages={self.pages} and totalResults={total}",
+                    endpoint=self.endpoint,
+                    status=200,
+                    hint=(
+                        f"a tenant with more than {self.max_pages} pages needs max_pages= set "
+                        "higher"
+                        if capped
+                        else "the server's paging looks broken; report it to Thrive"
+                    ),
+                )
+            page = fetch(len(pages) + 1)
+            if not len(page):
+                break
+            pages.append(page)
+            seen += len(page)
+        return pages
+
+    def _learn(self, first: Page) -> None:
+        pagination = first.pagination or {}
+        self.pages = total_pages(first, self.endpoint, self.max_pages)
+        self.total = total_results(first)
+        self.reported_size = whole(pagination.get("perPage")) or 0
+        rows = len(first)
+        self.size = min(self.reported_size, rows) if self.reported_size and rows else rows
+        self.size = self.size or self.reported_size
+
+    def _check_repeat(self, number: int, page: Page) -> None:
+        """A page with the same ids as another is a server that ignores ``page``."""
+        ids = tuple(i for i in page.columns["id"].to_pylist() if i is not None)
+        if not ids:
+            return
+        key = (hash(ids), len(ids))
+        with self._lock:
+            other = self._ids.setdefault(key, number)
+        if other != number:
+            first, second = sorted((other, number))
+            raise PaginationError(
+                f"page {second} repeats page {first}: the same {len(ids)} records; the server "
+                "ignores `page`",
+                endpoint=self.endpoint,
+                status=200,
+                hint="check base_url: it should be Thrive's public API",
+            )
+
+
+def whole(value: Any) -> int | None:
+    """``value`` if it is a whole number >= 0, else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def total_pages(page: Page, endpoint: str, max_pages: int) -> int:
+    pagination = page.pagination or {}
+    value = pagination.get("totalPages")
+    if value is None:
+        return 1  # no paging block: one page holds everything
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PaginationError(
+            f"pagination.totalPages should be a whole number >= 0, got {value!r}",
+            endpoint=endpoint,
+            status=200,
+        )
+    if value > max_pages:
+        raise PaginationError(
+            f"pagination.totalPages is {value}, more than {max_pages} pages",
+            endpoint=endpoint,
+            status=200,
+            hint="the server's paging looks broken; try a larger per_page, pass max_pages= "
+            "for a tenant that really has that many pages, or report it to Thrive",
+        )
+    return max(value, 1)
+
+
+def total_results(page: Page) -> int | None:
+    return whole((page.pagination or {}).get("totalResults"))
+
+
+def count_mismatch(total: int, read: int, endpoint: str, *, strict: bool) -> None:
+    text = (
+        f"read {read} unique audiences but the server reported totalResults={total}; "
+        "the inventory changed while it was paged, or the server's count is off"
+    )
+    if strict:
+        raise PaginationError(text, endpoint=endpoint, status=200, hint="load again")
+    warnings.warn(text, TotalMismatchWarning, stacklevel=3)

@@ -1,0 +1,202 @@
+"""Unless's fast path: a ``{"audiences": [...]}`` body read by Arrow's JSON reader into columns.
+
+The reader is held to the documented record shape: any key it does not know, any value of
+another type, makes it fail, and the caller takes the exact path (:mod:`.records`), the one that
+keeps such things in ``extra``. So both paths give the same tables. A big body is read in pieces
+on a thread while this one parses the rules of the pieces already read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..._timestamps import _MS_BOUND
+from .._arrow import (
+    MAX_ARROW_BODY,
+    OPENS_OBJECT,
+    READ_ERRORS,
+    piece,
+    read_json,
+    release_memory,
+    spans,
+)
+from .columns import Built, ConditionFrames, rule_chunks
+from .records import BOOLS, EXACT_FLOAT, INTS, STRINGS, TIMES
+
+# The record shape Arrow's JSON reader is held to. Any deviation (a key not listed, a value of
+# another type, a number that is not an int64) makes it fail, and the Python path takes over.
+# Strings are read as large_string, the type pandas keeps them in: the columns then go into the
+# DataFrames as they are, not copied.
+_STR = pa.large_string()
+_VARIANT_TYPE = pa.struct([("id", _STR), ("name", _STR), ("weight", pa.float64())])
+_RECORD_TYPE = pa.struct(
+    [(key, _STR) for key in STRINGS]
+    + [(key, pa.int64()) for key in [*INTS, *TIMES]]
+    + [(key, pa.bool_()) for key in BOOLS]
+    + [
+        ("rule", _STR),
+        ("variants", pa.list_(_VARIANT_TYPE)),
+        ("audienceTags", pa.list_(_STR)),
+    ]
+)
+_BODY_SCHEMA = pa.schema([("audiences", pa.list_(_RECORD_TYPE))])
+
+
+def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
+    """Columns straight from a ``{"audiences": [...]}`` body, or None when it does not fit.
+
+    Arrow's reader is held to the documented shape (``_BODY_SCHEMA``): any key it does not know,
+    any value of another type, makes it fail, and the caller falls back to the Python path, the
+    one that keeps such things in ``extra``. So both paths give the same tables.
+    """
+    if not OPENS_OBJECT.match(data) or len(data) >= MAX_ARROW_BODY:
+        return None
+    try:
+        table, conditions = _read_body(data)
+    except READ_ERRORS:
+        return None
+    lists = table.column("audiences")
+    if table.num_rows != lists.num_chunks:
+        return None  # more than one object in the body
+    try:
+        # Arrow's reader copies string bytes without checking they are UTF-8; the Python path
+        # then says the body is not valid JSON.
+        table.validate(full=True)
+    except pa.ArrowInvalid:
+        return None
+    if lists.null_count:
+        return None
+    # The records: a struct array per piece read, so per key a column chunked like the pieces.
+    parts = [chunk.flatten() for chunk in lists.chunks]
+    if any(part.null_count for part in parts):
+        return None  # a null record: the Python path records it
+    columns = zip(*(part.flatten() for part in parts), strict=True)
+    fields = {key: _joined(arrays) for key, arrays in zip(_RECORD_TYPE.names, columns, strict=True)}
+    for key in ("websiteId", "ruleId"):
+        # Small, and taken from once per variant, tag and condition: one array, not chunks.
+        fields[key] = _one(fields[key])
+    variants, tags = fields["variants"], fields["audienceTags"]
+    variant_values, tag_values = pc.list_flatten(variants), pc.list_flatten(tags)
+    if variant_values.null_count or tag_values.null_count:
+        return None  # a null variant or tag: the Python path keeps the raw list in extra
+    weights = pc.abs(pc.struct_field(variant_values, "weight"))
+    if pc.any(pc.greater_equal(weights, float(EXACT_FLOAT))).as_py():
+        # Arrow rounds a weight of more digits than a double holds (to infinity past its range);
+        # the Python path keeps the digits in extra.
+        return None
+    for key in TIMES:
+        low, high = pc.min_max(fields[key]).values()
+        if low.is_valid and (low.as_py() < -_MS_BOUND or high.as_py() > _MS_BOUND):
+            return None  # a date out of range: the Python path keeps it in extra
+
+    n = len(fields["ruleId"])
+    aud: dict[str, Any] = {}
+    for mapping in (STRINGS, INTS, BOOLS, TIMES):
+        for key, name in mapping.items():
+            aud[name] = fields[key]
+    aud["rule"] = rules = fields["rule"]
+    n_variants = pc.list_value_length(variants).fill_null(0)
+    aud["n_variants"] = n_variants
+    aud["extra"] = pa.nulls(n, _STR)
+
+    parents, position = _list_positions(variants, n_variants)
+    variant_fields = variant_values.flatten()
+    out_variants = {
+        "owner": parents,
+        "position": position,
+        "variant_id": variant_fields[0],
+        "variant_name": variant_fields[1],
+        "weight": variant_fields[2],
+    }
+    out_tags = {"owner": pc.list_parent_indices(tags), "tag": tag_values}
+    return Built(aud, out_variants, out_tags, rule_chunks(rules), conditions=conditions)
+
+
+# A big body is read in pieces of about this size, on a thread (Arrow's reader lets go of the
+# GIL), while this thread parses the rules of the pieces already read: the two take about as
+# long, and the machine has two cores at least.
+_PIECE_BYTES = 4 << 20
+_BODY_START = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"audiences"[ \t\r\n]*:[ \t\r\n]*\[')
+# Where one record likely ends and the next begins: not in a string (there a quote would be
+# escaped) and not between two variants (whose keys are id, name and weight).
+_SPLIT = re.compile(rb'\},(?=\{"(?!(?:id|name|weight)"))')
+
+
+def _read_body(
+    data: bytes | bytearray | memoryview,
+) -> tuple[pa.Table, ConditionFrames | None]:
+    """The body as Arrow's reader gives it (one row, or one row per piece read), and the
+    conditions of its rules when they were made while reading.
+
+    A piece is the body's own opening, the records between two split points, and ``]}``. A
+    split point is a ``},{"`` found by a plain search, so it may lie inside a string or a nested
+    list; but then the piece before it does not parse (a string or a list left open), and the
+    whole body is read in one block instead, exactly as if it had never been split.
+    """
+    start = _BODY_START.match(data)
+    cuts = spans(data, start.end(), _PIECE_BYTES, _SPLIT) if start else []
+    if start and len(cuts) > 1:
+        head = bytes(data[: start.end()])
+
+        def read_piece(span: tuple[int, int]) -> pa.Table:
+            # The system allocator: what the reader frees is then the process's to reuse, not
+            # kept for a thread that is about to end (see release_memory).
+            body = piece(data, head, span)
+            return read_json(body, _BODY_SCHEMA, threads=False, pool=pa.system_memory_pool())
+
+        conditions: ConditionFrames | None = ConditionFrames()
+        tables: list[pa.Table] = []
+        pool = ThreadPoolExecutor(1)
+        try:
+            for table in pool.map(read_piece, cuts):
+                tables.append(table)
+                if conditions is not None and not _piece_conditions(table, conditions):
+                    conditions = None  # not valid UTF-8: the checks after reading say so
+            return pa.concat_tables(tables), conditions
+        except READ_ERRORS:
+            pass  # a split inside a string or a nested list, or a body that does not fit
+        finally:
+            pool.shutdown(cancel_futures=True)
+            del tables
+            release_memory()
+    # On this thread: the memory the reader frees is then this thread's to reuse (mimalloc
+    # keeps freed pages per thread) when the tables are built next.
+    return read_json(data, _BODY_SCHEMA, threads=False), None
+
+
+def _piece_conditions(table: pa.Table, out: ConditionFrames) -> bool:
+    """Add the conditions of one piece's rules; False (nothing added) if it is not valid."""
+    try:
+        table.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    for lists in table.column("audiences").chunks:
+        records = dict(zip(_RECORD_TYPE.names, lists.flatten().flatten(), strict=True))
+        rules, website, rule_id = records["rule"], records["websiteId"], records["ruleId"]
+        for s, chunk in rule_chunks(rules):
+            out.add(chunk, website.slice(s, len(chunk)), rule_id.slice(s, len(chunk)))
+    return True
+
+
+def _joined(arrays: Sequence[pa.Array]) -> pa.Array | pa.ChunkedArray:
+    return arrays[0] if len(arrays) == 1 else pa.chunked_array(arrays)
+
+
+def _one(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _list_positions(lists: pa.ListArray, lengths: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """For each list item: its list's index and its 0-based place in that list."""
+    parents = pc.list_parent_indices(lists)
+    sizes = lengths.to_numpy(zero_copy_only=False)
+    starts = np.cumsum(sizes) - sizes
+    index = parents.to_numpy(zero_copy_only=False)
+    return parents, pa.array(np.arange(len(index), dtype=np.int64) - starts[index])
