@@ -107,13 +107,26 @@ def _demo(args: argparse.Namespace) -> int:
     )
     print(f"\nwrote {len(paths)} Parquet files to the lake at {out.resolve()}")
     print(f"  e.g. {paths[0]}")
-    print("next:")
-    print(f"  audframe audit {out} --html report.html     # findings, counts, a report")
-    print(
-        f"  python -c \"import audframe as af; print(af.read_lake('{out}', 'unless/conditions'))\""
-    )
     print(f"done in {time.perf_counter() - started:.1f}s")
+    print("\nnext (as printed, from here):")
+    for line in _next_commands(out):
+        print(f"  {line}")
     return EXIT_OK
+
+
+def _next_commands(out: Path) -> list[str]:
+    """What to run after the demo, runnable as printed from where the user stands."""
+    import shlex
+
+    from ._shell import audframe_command, python_command
+
+    lake = shlex.quote(str(out))
+    table = json.dumps("unless/conditions")
+    code = f"import audframe as af; print(af.read_lake({json.dumps(str(out))}, {table}))"
+    return [
+        f"{audframe_command()} audit {lake} --html report.html     # findings, counts, a report",
+        f"{python_command()} -c {shlex.quote(code)}",
+    ]
 
 
 def _summary(loads: Mapping[str, Any]) -> str:

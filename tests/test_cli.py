@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -440,3 +443,96 @@ def test_cli_max_body_bytes_reaches_the_loader(serve, monkeypatch, tmp_path, cap
     err = capsys.readouterr().err
     assert "max_body_bytes (4,096 bytes" in err
     assert err.count("\n") == 1
+
+
+# ---- the first hour: what the demo and the sandbox print works as printed ---------------------
+
+# The venv's own command, run as the README's first command runs it: by path, not activated.
+VENV_AUDFRAME = str(Path(sys.executable).parent / "audframe")
+# A shell's environment with nothing of audframe's: the venv is not on PATH, no THRIVE_ or
+# UNLESS_ variable is set.
+BARE_ENV = {"PATH": os.defpath, "LC_ALL": "C.UTF-8"}
+
+
+def _printed_commands(text: str, after: str) -> list[str]:
+    """The indented lines after the line ``after``, up to the first other line."""
+    lines = text.split(after + "\n", 1)[1].splitlines()
+    commands = []
+    for line in lines:
+        if not line.startswith("  "):
+            break
+        commands.append(line.strip())
+    return commands
+
+
+def _bare(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``command`` run in ``cwd`` as a newcomer's shell would, with :data:`BARE_ENV`."""
+    return subprocess.run(
+        command, cwd=cwd, env=BARE_ENV, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_the_demos_next_commands_work_as_printed_without_the_venv_on_path(tmp_path):
+    assert shutil.which("audframe", path=BARE_ENV["PATH"]) is None
+    demo = _bare([VENV_AUDFRAME, "demo"], tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    commands = _printed_commands(demo.stdout, "next (as printed, from here):")
+    assert [c.split()[1:3] for c in commands] == [["audit", "audframe-demo"], ["-c", "'import"]]
+    ran = [_bare(["/bin/sh", "-c", command], tmp_path) for command in commands]
+    assert [done.returncode for done in ran] == [0, 0], [done.stderr for done in ran]
+    assert (tmp_path / "report.html").is_file()
+    assert "[820 rows x 14 columns]" in ran[1].stdout
+
+
+def test_the_sandboxs_printed_lines_pasted_in_a_shell_fetch_from_it(tmp_path):
+    with subprocess.Popen(
+        [VENV_AUDFRAME, "sandbox", "--port", "0"],
+        cwd=tmp_path,
+        env=BARE_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as sandbox:
+        assert sandbox.stdout is not None
+        try:
+            banner = ""
+            for line in sandbox.stdout:
+                banner += line
+                if line.startswith("Ctrl-C"):
+                    break
+            exports = [s for s in map(str.strip, banner.splitlines()) if s.startswith("export ")]
+            commands = _printed_commands(
+                banner, "In another shell, paste the export lines above, then:"
+            )
+            assert {line.split("=")[0] for line in exports} >= {
+                "export THRIVE_BASE_URL",
+                "export UNLESS_BASE_URL",
+            }
+            pasted = _bare(["/bin/sh", "-ec", "\n".join(exports + commands)], tmp_path)
+        finally:
+            sandbox.send_signal(signal.SIGINT)
+            sandbox.communicate(timeout=60)
+    assert pasted.returncode == 0, pasted.stderr
+    assert [c.split()[1:] for c in commands] == [
+        ["thrive", "--out", "lake"],
+        ["unless", "--out", "lake"],
+    ]
+    assert len(af.read_lake(tmp_path / "lake", "thrive/audiences")) == 2833
+    assert len(af.read_lake(tmp_path / "lake", "unless/audiences")) == 291
+
+
+@pytest.mark.parametrize("source", ["thrive", "unless"])
+def test_a_bad_base_url_variable_exits_2_naming_it(tmp_path, sandbox, source):
+    variable = f"{source.upper()}_BASE_URL"
+    env = _env(sandbox) | {variable: "http://api.example.com"}
+    done = subprocess.run(
+        [*AUDFRAME, source, "--out", str(tmp_path / "lake")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"audframe: error: the environment variable {variable} ")
+    assert not (tmp_path / "lake").exists()

@@ -8,11 +8,12 @@ cannot point audframe at a service on this machine.
 from __future__ import annotations
 
 import ipaddress
+import os
 from urllib.parse import urlsplit
 
 from ..errors import InputError
 
-__all__ = ["check_url", "is_loopback", "origin", "origin_text", "url_problem"]
+__all__ = ["check_url", "env_url", "is_loopback", "origin", "origin_text", "url_problem"]
 
 
 def is_loopback(host: str) -> bool:
@@ -59,6 +60,13 @@ def check_url(url: str, *, what: str) -> str:
         shown = "(not shown: it may hold credentials)" if "@" in url else repr(url)
         raise InputError(f"{what} {shown} {problem}")
     return url.rstrip("/")
+
+
+def env_url(env: str) -> str | None:
+    """The URL in the environment variable ``env``, checked as ``check_url`` checks one; None
+    when it is unset or empty. A bad one is an InputError naming the variable."""
+    value = os.environ.get(env, "").strip()
+    return check_url(value, what=f"the environment variable {env}") if value else None
 
 
 def origin(url: str) -> tuple[str, str, int | None]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 from urllib.parse import urlsplit
 
+from .._shell import audframe_command
 from ..errors import AudframeError, InputError
 from ..sources import SOURCES
 from .faults import FaultKind, FaultProfile, fault_profile, fault_response
@@ -399,6 +400,9 @@ def serve(
     # Ctrl-C may come as soon as the banner is out, so the banner is inside the suppress.
     with sandbox, contextlib.suppress(KeyboardInterrupt):
         print(sandbox.describe(), file=out)
+        print("\nIn another shell, paste the export lines above, then:", file=out)
+        for name in SOURCES:
+            print(f"  {audframe_command()} {name} --out lake", file=out)
         print("\nCtrl-C to stop.", file=out, flush=True)
         threading.Event().wait()
     print("sandbox stopped", file=out, flush=True)

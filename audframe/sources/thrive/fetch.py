@@ -29,6 +29,7 @@ from ...http import (
     check_url,
     connect,
     credential_problem,
+    env_url,
     masked,
     resolve,
 )
@@ -56,6 +57,8 @@ TENANT_ID = Credential("tenant_id", "THRIVE_TENANT_ID")
 API_SECRET = Credential("api_secret", "THRIVE_API_SECRET", secret=True)
 CLIENT_ID = Credential("client_id", "THRIVE_CLIENT_ID")
 CLIENT_SECRET = Credential("client_secret", "THRIVE_CLIENT_SECRET", secret=True)
+#: Where the API is when neither ``base_url=`` nor ``region=`` says (the sandbox prints it).
+BASE_URL_ENV = Credential("base_url", "THRIVE_BASE_URL")
 MAX_PER_PAGE = 1000
 #: Pages read at most (``max_pages=`` raises it): 10 million audiences at 1,000 a page. A server
 #: that says more, or keeps serving pages past this, is in a loop.
@@ -74,7 +77,7 @@ def load_thrive_audiences(
     client_id: str | None = None,
     client_secret: str | Secret | None = None,
     scope: str = "api/read",
-    region: Region = "production",
+    region: Region | None = None,
     base_url: str | None = None,
     token_url: str | None = None,
     credentials_in_body: bool = False,
@@ -118,6 +121,8 @@ def load_thrive_audiences(
         scope: OAuth2 scopes to ask for.
         region: ``production``, ``staging``, ``mea`` or ``mea-staging``: picks the host.
         base_url: the API root, overriding ``region`` (``http://127.0.0.1:8765/rest/v1``).
+            Where the API is, the first set wins: ``base_url``, ``region``, the environment
+            variable ``THRIVE_BASE_URL`` (empty is unset), production.
         token_url: the OAuth2 token endpoint; default ``/oauth2/token/{tenant_id}`` on the
             API's host.
         credentials_in_body: send the OAuth2 client id and secret in the form, not Basic.
@@ -165,7 +170,7 @@ def load_thrive_audiences(
     tenant = partition_id(
         resolve(tenant_id, TENANT_ID.env, what="Thrive tenant id", user=True), "tenant_id"
     )
-    base = _base_url(region, base_url)
+    base, used_region = _base_url(region, base_url)
     auth = _auth(
         tenant,
         api_secret,
@@ -202,7 +207,7 @@ def load_thrive_audiences(
         source="thrive",
         fetched_at=fetched_at,
         tenant_id=tenant,
-        region=region if base_url is None else None,
+        region=used_region,
         base_url=client.base_url,
         api_controlled=api_controlled,
         total_results=total,
@@ -268,13 +273,20 @@ def _fetch_pages(
 # ---- settings -----------------------------------------------------------------------------------
 
 
-def _base_url(region: str, base_url: str | None) -> str:
+def _base_url(region: str | None, base_url: str | None) -> tuple[str, str | None]:
+    """The API root and its region (None for a URL): ``base_url``, else ``region``, else
+    ``THRIVE_BASE_URL``, else production."""
     if base_url is not None:
-        return check_url(base_url, what="base_url")
+        return check_url(base_url, what="base_url"), None
+    if region is None:
+        from_env = env_url(BASE_URL_ENV.env)
+        if from_env is not None:
+            return from_env, None
+        region = "production"
     if region not in HOSTS:
         valid = ", ".join(HOSTS)
         raise InputError(f"region must be one of {valid}; got {region!r}")
-    return f"https://{HOSTS[region]}/rest/v1"
+    return f"https://{HOSTS[region]}/rest/v1", region
 
 
 def _default_token_url(base: str, tenant: str) -> str:

@@ -21,6 +21,7 @@ from ...http import (
     Secret,
     connect,
     credential_problem,
+    env_url,
     masked,
     resolve,
 )
@@ -45,6 +46,8 @@ API_KEY = Credential("api_key", "UNLESS_API_KEY", secret=True)
 USER_EMAIL = Credential("user_email", "UNLESS_USER_EMAIL", secret=True)
 ACCOUNT_ID = Credential("account_id", "UNLESS_ACCOUNT_ID")
 WEBSITE_ID = Credential("website_id", "UNLESS_WEBSITE_ID")
+#: Where the API is, when ``base_url=`` does not say (``audframe sandbox`` prints it).
+BASE_URL_ENV = Credential("base_url", "UNLESS_BASE_URL")
 
 
 def load_unless_audiences(
@@ -55,7 +58,7 @@ def load_unless_audiences(
     *,
     states: State | Sequence[State] = STATES,
     rule_id: str | None = None,
-    base_url: str = BASE_URL,
+    base_url: str | None = None,
     max_workers: int = 4,
     timeout: float = 30.0,
     max_retries: int = 5,
@@ -91,7 +94,8 @@ def load_unless_audiences(
             ``UNLESS_WEBSITE_ID``, comma-separated for several.
         states: ``"live"``, ``"stopped"`` or both (the default).
         rule_id: fetch this one audience (``ruleId=``) from each website instead of the list.
-        base_url: the API root.
+        base_url: the API root; default the environment variable ``UNLESS_BASE_URL`` (empty
+            is unset), else ``https://api.unless.com``. The keyword wins over the variable.
         max_workers: requests in flight at once.
         timeout: seconds each try of a request has for the whole response, headers and body.
         max_retries: retries for 429, 5xx, connection errors, timeouts and malformed bodies.
@@ -122,6 +126,7 @@ def load_unless_audiences(
     # Checked as the lake checks them, before any request: a bad id is not the API key's fault.
     websites = [partition_id(w, "website_id") for w in _website_ids(website_id)]
     extras = compile_extra_columns(extra_columns, reserved=AUDIENCES.names)
+    base = base_url if base_url is not None else env_url(BASE_URL_ENV.env) or BASE_URL
     auth = HeaderAuth(
         {"x-api-key": key, "x-user-email": email, "x-account-id": account},
         hint=(
@@ -137,7 +142,7 @@ def load_unless_audiences(
     ]
     with (
         connect(
-            base_url,
+            base,
             source="unless",
             title="Unless audiences",
             auth=auth,
