@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["command_line", "offered", "option", "pass_or_set"]
+__all__ = ["command_line", "offered", "on_command_line", "option", "pass_or_set"]
 
 # None: a Python caller. Else the command's flags by the keyword each sets (``tenant_id``).
 _FLAGS: ContextVar[Mapping[str, str] | None] = ContextVar("audframe_flags", default=None)
@@ -30,11 +30,22 @@ def command_line(flags: Mapping[str, str]) -> Iterator[None]:
         _FLAGS.reset(token)
 
 
+def on_command_line() -> bool:
+    """Whether the user is at the ``audframe`` command (else a Python caller)."""
+    return _FLAGS.get() is not None
+
+
 def offered(name: str) -> bool:
     """Whether the user can give the option ``name``: every keyword in Python; on the command
     line only those with a flag (a secret comes from the environment only)."""
     flags = _FLAGS.get()
-    return flags is None or name in flags
+    return flags is None or _flag(flags, name) is not None
+
+
+def _flag(flags: Mapping[str, str], name: str) -> str | None:
+    # A keyword that takes several values has a flag that takes one and repeats
+    # (extra_columns=, --extra-column; states=, --state).
+    return flags.get(name) or flags.get(name.removesuffix("s"))
 
 
 def option(name: str, python: str = "") -> str:
@@ -44,7 +55,7 @@ def option(name: str, python: str = "") -> str:
     flags = _FLAGS.get()
     if flags is None:
         return name + python
-    return flags.get(name) or "--" + name.replace("_", "-")
+    return _flag(flags, name) or "--" + name.replace("_", "-")
 
 
 def pass_or_set(name: str, env: str) -> str:

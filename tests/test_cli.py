@@ -441,7 +441,10 @@ def test_cli_max_body_bytes_reaches_the_loader(serve, monkeypatch, tmp_path, cap
     argv = ["unless", "--out", str(tmp_path), "--base-url", server.url, "--max-body-bytes", "4096"]
     assert main(argv) == 3
     err = capsys.readouterr().err
-    assert "max_body_bytes (4,096 bytes" in err
+    # Said from the pool's threads (two states): they speak the command's language too.
+    assert "--max-body-bytes (4,096 bytes" in err
+    assert "raise the limit: --max-body-bytes" in err
+    assert "max_body_bytes" not in err
     assert err.count("\n") == 1
 
 
@@ -536,3 +539,101 @@ def test_a_bad_base_url_variable_exits_2_naming_it(tmp_path, sandbox, source):
     assert done.returncode == 2
     assert done.stderr.startswith(f"audframe: error: the environment variable {variable} ")
     assert not (tmp_path / "lake").exists()
+
+
+# ---- messages speak the user's language: flags to the command, keywords to Python -------------
+
+
+def _audframe(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*AUDFRAME, *argv], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _no_sources_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("THRIVE_", "UNLESS_"))}
+
+
+def test_a_missing_credential_names_the_flag_or_only_the_variable(tmp_path):
+    env = _no_sources_env()
+    done = _audframe(["thrive", "--out", str(tmp_path / "lake")], env)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "audframe: error: no Thrive tenant id: pass --tenant-id, or set the environment "
+        "variable THRIVE_TENANT_ID\n"
+    )
+    # A secret has no flag: the command takes it from the environment only.
+    done = _audframe(["unless", "--out", str(tmp_path / "lake")], env)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "audframe: error: no Unless API key: set the environment variable UNLESS_API_KEY\n"
+    )
+    env |= {"THRIVE_TENANT_ID": "eu-west-2_AbcdEfghI"}
+    done = _audframe(["thrive", "--out", str(tmp_path / "lake")], env)
+    assert done.returncode == 2
+    assert "api_secret=" not in done.stderr
+    assert "THRIVE_CLIENT_SECRET (OAuth2)\n" in done.stderr
+
+
+def test_a_refused_oauth_client_is_told_the_flag_to_try(tmp_path, sandbox):
+    env = _no_sources_env() | {
+        "THRIVE_BASE_URL": sandbox.thrive_base_url,
+        "THRIVE_TENANT_ID": sandbox.tenant_id,
+        "THRIVE_CLIENT_ID": SANDBOX_THRIVE["client_id"],
+        "THRIVE_CLIENT_SECRET": "not-the-client-secret",
+    }
+    done = _audframe(["thrive", "--out", str(tmp_path / "lake")], env)
+    assert done.returncode == 3
+    assert "POST " + sandbox.thrive_token_url in done.stderr
+    assert "try --credentials-in-body" in done.stderr
+    assert "credentials_in_body" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["thrive", "--per-page", "5000"], "--per-page must be from 1 to 1000, got 5000"),
+        (["thrive", "--base-url", "ftp://x"], "--base-url 'ftp://x' must be an http(s) URL"),
+        (["unless", "--rule-id", " "], "--rule-id must be an audience id"),
+        (
+            ["unless", "--extra-column", "name=$.name"],
+            "--extra-column name 'name' clashes with a column",
+        ),
+    ],
+    ids=["per-page", "base-url", "rule-id", "extra-column"],
+)
+def test_a_bad_option_is_named_by_its_flag(tmp_path, sandbox, argv, message):
+    done = _audframe([*argv, "--out", str(tmp_path / "lake")], _env(sandbox))
+    assert done.returncode == 2
+    assert done.stderr.startswith("audframe: error: ")
+    assert message in done.stderr
+
+
+def _verbose_help(command: str, capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    return text.split("-v, --verbose ", 1)[1].split(" -", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("command", "logs"),
+    [
+        ("audit", "log each table it reads from the lake (it sends no request)"),
+        ("sandbox", "log each request it answers"),
+        ("thrive", "log every request it sends"),
+        ("unless", "log every request it sends"),
+        ("demo", "log every request it sends"),
+    ],
+)
+def test_each_commands_verbose_help_says_what_it_logs(command, logs, capsys):
+    assert _verbose_help(command, capsys) == f"{logs} to stderr (no secrets)"
+
+
+def test_audit_verbose_logs_the_tables_it_reads(tmp_path):
+    lake = tmp_path / "lake"
+    assert main(["demo", "--out", str(lake)]) == 0
+    done = _audframe(["audit", str(lake), "-v"], _no_sources_env())
+    assert done.returncode == 0, done.stderr
+    assert "read thrive/audiences from " in done.stderr
+    assert ": 1 partitions, 2833 rows" in done.stderr

@@ -11,6 +11,7 @@ import ipaddress
 import os
 from urllib.parse import urlsplit
 
+from .._options import on_command_line
 from ..errors import InputError
 
 __all__ = ["check_url", "env_url", "is_loopback", "origin", "origin_text", "url_problem"]
@@ -41,7 +42,8 @@ def url_problem(url: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http(s) URL like https://host/path"
     if parts.username or parts.password:
-        return "must not carry credentials; pass them as arguments instead"
+        instead = "set them in the environment" if on_command_line() else "pass them as arguments"
+        return f"must not carry credentials; {instead} instead"
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         return (
             "uses plain http:// to a host that is not loopback: use https:// (plain http is "

@@ -17,6 +17,7 @@ import requests
 
 from ..._extra import compile_extra_columns
 from ..._ids import partition_id
+from ..._options import offered, option
 from ..._progress import progress_bar
 from ..._timestamps import utc_now_iso
 from ...errors import InputError, PaginationError, ResponseError
@@ -158,17 +159,21 @@ def load_thrive_audiences(
     # Secrets as Secret objects from here on: no frame below holds one as text.
     api_secret, client_secret = masked(api_secret), masked(client_secret)
     if api_controlled is not None and not isinstance(api_controlled, bool):
-        raise InputError(f"api_controlled must be True, False or None, got {api_controlled!r}")
+        raise InputError(
+            f"{option('api_controlled')} must be True, False or None, got {api_controlled!r}"
+        )
     if isinstance(per_page, bool) or not isinstance(per_page, int):
-        raise InputError(f"per_page must be a whole number from 1 to 1000, got {per_page!r}")
+        raise InputError(
+            f"{option('per_page')} must be a whole number from 1 to 1000, got {per_page!r}"
+        )
     if not 1 <= per_page <= MAX_PER_PAGE:
-        raise InputError(f"per_page must be from 1 to {MAX_PER_PAGE}, got {per_page}")
+        raise InputError(f"{option('per_page')} must be from 1 to {MAX_PER_PAGE}, got {per_page}")
     if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
-        raise InputError(f"max_pages must be a whole number >= 1, got {max_pages!r}")
+        raise InputError(f"{option('max_pages')} must be a whole number >= 1, got {max_pages!r}")
     extra = compile_extra_columns(extra_columns, reserved=AUDIENCES.names)
     # Checked as the lake checks it, before any request: a bad id is not the API key's fault.
     tenant = partition_id(
-        resolve(tenant_id, TENANT_ID.env, what="Thrive tenant id", user=True), "tenant_id"
+        resolve(tenant_id, TENANT_ID, what="Thrive tenant id", user=True), "tenant_id"
     )
     base, used_region = _base_url(region, base_url)
     auth = _auth(
@@ -277,7 +282,7 @@ def _base_url(region: str | None, base_url: str | None) -> tuple[str, str | None
     """The API root and its region (None for a URL): ``base_url``, else ``region``, else
     ``THRIVE_BASE_URL``, else production."""
     if base_url is not None:
-        return check_url(base_url, what="base_url"), None
+        return check_url(base_url, what=option("base_url")), None
     if region is None:
         from_env = env_url(BASE_URL_ENV.env)
         if from_env is not None:
@@ -285,7 +290,7 @@ def _base_url(region: str | None, base_url: str | None) -> tuple[str, str | None
         region = "production"
     if region not in HOSTS:
         valid = ", ".join(HOSTS)
-        raise InputError(f"region must be one of {valid}; got {region!r}")
+        raise InputError(f"{option('region')} must be one of {valid}; got {region!r}")
     return f"https://{HOSTS[region]}/rest/v1", region
 
 
@@ -312,24 +317,28 @@ def _auth(
     )
     if use_basic:
         if api_secret is None and not os.environ.get(API_SECRET.env):
+            passed = (
+                "; or pass api_secret=, or client_id= and client_secret="
+                if offered("api_secret")
+                else ""  # the command takes secrets from the environment only
+            )
             raise InputError(
                 "no Thrive credentials: set THRIVE_API_SECRET (HTTP Basic), or THRIVE_CLIENT_ID "
-                "and THRIVE_CLIENT_SECRET (OAuth2); or pass api_secret=, or client_id= and "
-                "client_secret="
+                f"and THRIVE_CLIENT_SECRET (OAuth2){passed}"
             )
-        secret = Secret(resolve(api_secret, API_SECRET.env, what="Thrive API secret", secret=True))
+        secret = Secret(resolve(api_secret, API_SECRET, what="Thrive API secret", secret=True))
         return BasicAuth(tenant, secret, hint=_AUTH_HINT)
     cid = resolve(
-        client_id, CLIENT_ID.env, what="Thrive OAuth2 client id", user=not credentials_in_body
+        client_id, CLIENT_ID, what="Thrive OAuth2 client id", user=not credentials_in_body
     )
     csecret = Secret(
-        resolve(client_secret, CLIENT_SECRET.env, what="Thrive OAuth2 client secret", secret=True)
+        resolve(client_secret, CLIENT_SECRET, what="Thrive OAuth2 client secret", secret=True)
     )
     if not isinstance(scope, str) or not scope.strip():
-        raise InputError(f"scope must be OAuth2 scopes like 'api/read', got {scope!r}")
+        raise InputError(f"{option('scope')} must be OAuth2 scopes like 'api/read', got {scope!r}")
     problem = credential_problem(scope)
     if problem is not None:
-        raise InputError(f"the OAuth2 scope (scope=) {problem}")
+        raise InputError(f"the OAuth2 scope ({option('scope', '=')}) {problem}")
     return OAuth2ClientCredentials(
         token_url,
         cid,
