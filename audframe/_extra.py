@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._options import on_command_line, option
 from .errors import InputError
 
 
@@ -46,7 +47,7 @@ def compile_extra_columns(
         return None
     if not isinstance(mapping, Mapping):
         raise InputError(
-            'extra_columns must be a dict like {"column": "$.json.path"}, '
+            f'{option("extra_columns")} must be a dict like {{"column": "$.json.path"}}, '
             f"got {type(mapping).__name__}"
         )
     import jsonpath_ng.ext
@@ -56,10 +57,13 @@ def compile_extra_columns(
     expressions: dict[str, Any] = {}
     for name, path in mapping.items():
         if not isinstance(name, str) or not name:
-            raise InputError(f"extra_columns names must be non-empty strings, got {name!r}")
+            raise InputError(
+                f"{option('extra_columns')} names must be non-empty strings, got {name!r}"
+            )
         if name in reserved:
             raise InputError(
-                f"extra_columns name {name!r} clashes with a column of the table; pick another"
+                f"{option('extra_columns')} name {name!r} clashes with a column of the table; "
+                "pick another"
             )
         if not isinstance(path, str):
             raise InputError(f"extra_columns[{name!r}] must be a JSONPath string, got {path!r}")
@@ -69,7 +73,10 @@ def compile_extra_columns(
             # Not only jsonpath-ng's JsonPathLexerError and JsonPathParserError: its extensions
             # raise exceptions of their own (``split(x)`` a DefintionInvalid). Whatever the
             # parser raises, the expression is what is wrong.
-            raise InputError(
-                f"extra_columns[{name!r}] = {path!r} is not a valid JSONPath expression: {exc}"
-            ) from exc
+            given = (
+                f"{option('extra_columns')} {name}={path}"
+                if on_command_line()
+                else f"extra_columns[{name!r}] = {path!r}"
+            )
+            raise InputError(f"{given} is not a valid JSONPath expression: {exc}") from exc
     return ExtraColumns(expressions)

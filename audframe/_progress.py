@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -28,15 +29,35 @@ def wants_progress(enabled: bool | None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
+def _tqdm() -> Any:
+    """tqdm's bar for where we are: a widget in a notebook that can show one, else text.
+
+    A plain Jupyter kernel without ipywidgets cannot: ``tqdm.auto`` would warn there
+    (``TqdmWarning: IProgress not found``) on the first load, then draw text anyway.
+    """
+    if "ipykernel" in sys.modules and not _importable("ipywidgets"):
+        from tqdm.std import tqdm as text
+
+        return text
+    from tqdm.auto import tqdm
+
+    return tqdm
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a module entry of None, or without a spec
+        return False
+
+
 @contextmanager
 def progress_bar(total: int, desc: str, enabled: bool | None) -> Iterator[Progress]:
     """A bar of ``total`` steps, thread-safe to update; a silent stand-in when off."""
     if not wants_progress(enabled) or total <= 1:
         yield _Silent()
         return
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, desc=desc, unit="page", leave=False, dynamic_ncols=True)
+    bar = _tqdm()(total=total, desc=desc, unit="page", leave=False, dynamic_ncols=True)
     lock = threading.Lock()
 
     class _Locked:
@@ -62,8 +83,7 @@ def status_line(desc: str, enabled: bool | None) -> Iterator[Callable[[str], Non
     if not wants_progress(enabled):
         yield lambda text: None
         return
-    from tqdm.auto import tqdm
-
+    tqdm = _tqdm()
     lock = threading.Lock()
     line: list[Any] = []  # the tqdm line while one is shown
 

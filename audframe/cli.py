@@ -45,11 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from ._options import command_line
     from .errors import ApiError, AudframeError, StorageError
 
     command: Callable[[argparse.Namespace], int] = args.run
     try:
-        return command(args)
+        with command_line(args.flags):  # messages name this command's flags, not keywords
+            return command(args)
     except ApiError as exc:
         _fail(exc)
         return EXIT_API
@@ -107,13 +109,26 @@ def _demo(args: argparse.Namespace) -> int:
     )
     print(f"\nwrote {len(paths)} Parquet files to the lake at {out.resolve()}")
     print(f"  e.g. {paths[0]}")
-    print("next:")
-    print(f"  audframe audit {out} --html report.html     # findings, counts, a report")
-    print(
-        f"  python -c \"import audframe as af; print(af.read_lake('{out}', 'unless/conditions'))\""
-    )
     print(f"done in {time.perf_counter() - started:.1f}s")
+    print("\nnext (as printed, from here):")
+    for line in _next_commands(out):
+        print(f"  {line}")
     return EXIT_OK
+
+
+def _next_commands(out: Path) -> list[str]:
+    """What to run after the demo, runnable as printed from where the user stands."""
+    import shlex
+
+    from ._shell import audframe_command, python_command
+
+    lake = shlex.quote(str(out))
+    table = json.dumps("unless/conditions")
+    code = f"import audframe as af; print(af.read_lake({json.dumps(str(out))}, {table}))"
+    return [
+        f"{audframe_command()} audit {lake} --html report.html     # findings, counts, a report",
+        f"{python_command()} -c {shlex.quote(code)}",
+    ]
 
 
 def _summary(loads: Mapping[str, Any]) -> str:
@@ -209,7 +224,7 @@ def _audit(args: argparse.Namespace) -> int:
 def _sandbox(args: argparse.Namespace) -> int:
     from audframe.sandbox import serve
 
-    serve(port=args.port, latency_ms=args.latency_ms, faults=args.faults)
+    serve(port=args.port, latency_ms=args.latency_ms, faults=args.faults, verbose=args.verbose)
     return EXIT_OK
 
 
@@ -229,10 +244,7 @@ def _parser() -> argparse.ArgumentParser:
         "store; 70 a bug in audframe; 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"audframe {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "-v", "--verbose", action="store_true", help="log every request to stderr (no secrets)"
-    )
+    common = _verbose("every request it sends")
     sub = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     demo = sub.add_parser(
@@ -261,7 +273,7 @@ def _parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser(
         "audit",
-        parents=[common],
+        parents=[_verbose("each table it reads from the lake (it sends no request)")],
         help="counts, findings and changes for the newest snapshot of a lake",
         description="Read the newest snapshot (or --date) of every table in the lake, print "
         "counts and findings, and compare with the previous snapshot.",
@@ -279,7 +291,7 @@ def _parser() -> argparse.ArgumentParser:
     apis = " and ".join(f"{source.title}'s" for source in SOURCES.values())
     sandbox = sub.add_parser(
         "sandbox",
-        parents=[common],
+        parents=[_verbose("each request it answers")],
         help="serve both APIs on loopback with sample data, for trying things out",
         description=f"Serve {apis} audience endpoints on 127.0.0.1 with the built-in sample "
         "data, until Ctrl-C. Prints the base URLs and the credentials to use.",
@@ -296,7 +308,27 @@ def _parser() -> argparse.ArgumentParser:
         help="fault profile: none, flaky or hostile (default: none)",
     )
     sandbox.set_defaults(run=_sandbox)
+    for command in sub.choices.values():
+        command.set_defaults(flags=_flags(command))
     return parser
+
+
+def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """A command's options by the keyword each sets: ``{"tenant_id": "--tenant-id", ...}``."""
+    return {
+        action.dest: max(action.option_strings, key=len)
+        for action in parser._actions
+        if action.option_strings and action.dest != argparse.SUPPRESS
+    }
+
+
+def _verbose(logs: str) -> argparse.ArgumentParser:
+    """The ``-v`` every command takes; its help says what that command logs."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", help=f"log {logs} to stderr (no secrets)"
+    )
+    return common
 
 
 def _lake_arguments(parser: argparse.ArgumentParser) -> None:

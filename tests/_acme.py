@@ -82,8 +82,8 @@ def load_acme(
     extra_columns: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     api_key = masked(api_key)
-    key = Secret(resolve(api_key, API_KEY.env, what="Acme API key", secret=True))
-    shop = partition_id(resolve(shop_id, SHOP_ID.env, what="Acme shop id"), "shop_id")
+    key = Secret(resolve(api_key, API_KEY, what="Acme API key", secret=True))
+    shop = partition_id(resolve(shop_id, SHOP_ID, what="Acme shop id"), "shop_id")
     auth = HeaderAuth({"x-acme-key": key}, hint="check ACME_API_KEY")
     options = {"max_workers": max_workers, "timeout": timeout, "max_retries": max_retries}
     with HttpClient(

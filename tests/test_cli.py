@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -438,5 +441,199 @@ def test_cli_max_body_bytes_reaches_the_loader(serve, monkeypatch, tmp_path, cap
     argv = ["unless", "--out", str(tmp_path), "--base-url", server.url, "--max-body-bytes", "4096"]
     assert main(argv) == 3
     err = capsys.readouterr().err
-    assert "max_body_bytes (4,096 bytes" in err
+    # Said from the pool's threads (two states): they speak the command's language too.
+    assert "--max-body-bytes (4,096 bytes" in err
+    assert "raise the limit: --max-body-bytes" in err
+    assert "max_body_bytes" not in err
     assert err.count("\n") == 1
+
+
+# ---- the first hour: what the demo and the sandbox print works as printed ---------------------
+
+# The venv's own command, run as the README's first command runs it: by path, not activated.
+VENV_AUDFRAME = str(Path(sys.executable).parent / "audframe")
+# A shell's environment with nothing of audframe's: the venv is not on PATH, no THRIVE_ or
+# UNLESS_ variable is set.
+BARE_ENV = {"PATH": os.defpath, "LC_ALL": "C.UTF-8"}
+
+
+def _printed_commands(text: str, after: str) -> list[str]:
+    """The indented lines after the line ``after``, up to the first other line."""
+    lines = text.split(after + "\n", 1)[1].splitlines()
+    commands = []
+    for line in lines:
+        if not line.startswith("  "):
+            break
+        commands.append(line.strip())
+    return commands
+
+
+def _bare(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``command`` run in ``cwd`` as a newcomer's shell would, with :data:`BARE_ENV`."""
+    return subprocess.run(
+        command, cwd=cwd, env=BARE_ENV, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_the_demos_next_commands_work_as_printed_without_the_venv_on_path(tmp_path):
+    assert shutil.which("audframe", path=BARE_ENV["PATH"]) is None
+    demo = _bare([VENV_AUDFRAME, "demo"], tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    commands = _printed_commands(demo.stdout, "next (as printed, from here):")
+    assert [c.split()[1:3] for c in commands] == [["audit", "audframe-demo"], ["-c", "'import"]]
+    ran = [_bare(["/bin/sh", "-c", command], tmp_path) for command in commands]
+    assert [done.returncode for done in ran] == [0, 0], [done.stderr for done in ran]
+    assert (tmp_path / "report.html").is_file()
+    assert "[820 rows x 14 columns]" in ran[1].stdout
+
+
+def test_the_sandboxs_printed_lines_pasted_in_a_shell_fetch_from_it(tmp_path):
+    with subprocess.Popen(
+        [VENV_AUDFRAME, "sandbox", "--port", "0"],
+        cwd=tmp_path,
+        env=BARE_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as sandbox:
+        assert sandbox.stdout is not None
+        try:
+            banner = ""
+            for line in sandbox.stdout:
+                banner += line
+                if line.startswith("Ctrl-C"):
+                    break
+            exports = [s for s in map(str.strip, banner.splitlines()) if s.startswith("export ")]
+            commands = _printed_commands(
+                banner, "In another shell, paste the export lines above, then:"
+            )
+            assert {line.split("=")[0] for line in exports} >= {
+                "export THRIVE_BASE_URL",
+                "export UNLESS_BASE_URL",
+            }
+            pasted = _bare(["/bin/sh", "-ec", "\n".join(exports + commands)], tmp_path)
+        finally:
+            sandbox.send_signal(signal.SIGINT)
+            sandbox.communicate(timeout=60)
+    assert pasted.returncode == 0, pasted.stderr
+    assert [c.split()[1:] for c in commands] == [
+        ["thrive", "--out", "lake"],
+        ["unless", "--out", "lake"],
+    ]
+    assert len(af.read_lake(tmp_path / "lake", "thrive/audiences")) == 2833
+    assert len(af.read_lake(tmp_path / "lake", "unless/audiences")) == 291
+
+
+@pytest.mark.parametrize("source", ["thrive", "unless"])
+def test_a_bad_base_url_variable_exits_2_naming_it(tmp_path, sandbox, source):
+    variable = f"{source.upper()}_BASE_URL"
+    env = _env(sandbox) | {variable: "http://api.example.com"}
+    done = subprocess.run(
+        [*AUDFRAME, source, "--out", str(tmp_path / "lake")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"audframe: error: the environment variable {variable} ")
+    assert not (tmp_path / "lake").exists()
+
+
+# ---- messages speak the user's language: flags to the command, keywords to Python -------------
+
+
+def _audframe(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*AUDFRAME, *argv], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _no_sources_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("THRIVE_", "UNLESS_"))}
+
+
+def test_a_missing_credential_names_the_flag_or_only_the_variable(tmp_path):
+    env = _no_sources_env()
+    done = _audframe(["thrive", "--out", str(tmp_path / "lake")], env)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "audframe: error: no Thrive tenant id: pass --tenant-id, or set the environment "
+        "variable THRIVE_TENANT_ID\n"
+    )
+    # A secret has no flag: the command takes it from the environment only.
+    done = _audframe(["unless", "--out", str(tmp_path / "lake")], env)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "audframe: error: no Unless API key: set the environment variable UNLESS_API_KEY\n"
+    )
+    env |= {"THRIVE_TENANT_ID": "eu-west-2_AbcdEfghI"}
+    done = _audframe(["thrive", "--out", str(tmp_path / "lake")], env)
+    assert done.returncode == 2
+    assert "api_secret=" not in done.stderr
+    assert "THRIVE_CLIENT_SECRET (OAuth2)\n" in done.stderr
+
+
+def test_a_refused_oauth_client_is_told_the_flag_to_try(tmp_path, sandbox):
+    env = _no_sources_env() | {
+        "THRIVE_BASE_URL": sandbox.thrive_base_url,
+        "THRIVE_TENANT_ID": sandbox.tenant_id,
+        "THRIVE_CLIENT_ID": SANDBOX_THRIVE["client_id"],
+        "THRIVE_CLIENT_SECRET": "not-the-client-secret",
+    }
+    done = _audframe(["thrive", "--out", str(tmp_path / "lake")], env)
+    assert done.returncode == 3
+    assert "POST " + sandbox.thrive_token_url in done.stderr
+    assert "try --credentials-in-body" in done.stderr
+    assert "credentials_in_body" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["thrive", "--per-page", "5000"], "--per-page must be from 1 to 1000, got 5000"),
+        (["thrive", "--base-url", "ftp://x"], "--base-url 'ftp://x' must be an http(s) URL"),
+        (["unless", "--rule-id", " "], "--rule-id must be an audience id"),
+        (
+            ["unless", "--extra-column", "name=$.name"],
+            "--extra-column name 'name' clashes with a column",
+        ),
+    ],
+    ids=["per-page", "base-url", "rule-id", "extra-column"],
+)
+def test_a_bad_option_is_named_by_its_flag(tmp_path, sandbox, argv, message):
+    done = _audframe([*argv, "--out", str(tmp_path / "lake")], _env(sandbox))
+    assert done.returncode == 2
+    assert done.stderr.startswith("audframe: error: ")
+    assert message in done.stderr
+
+
+def _verbose_help(command: str, capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    return text.split("-v, --verbose ", 1)[1].split(" -", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("command", "logs"),
+    [
+        ("audit", "log each table it reads from the lake (it sends no request)"),
+        ("sandbox", "log each request it answers"),
+        ("thrive", "log every request it sends"),
+        ("unless", "log every request it sends"),
+        ("demo", "log every request it sends"),
+    ],
+)
+def test_each_commands_verbose_help_says_what_it_logs(command, logs, capsys):
+    assert _verbose_help(command, capsys) == f"{logs} to stderr (no secrets)"
+
+
+def test_audit_verbose_logs_the_tables_it_reads(tmp_path):
+    lake = tmp_path / "lake"
+    assert main(["demo", "--out", str(lake)]) == 0
+    done = _audframe(["audit", str(lake), "-v"], _no_sources_env())
+    assert done.returncode == 0, done.stderr
+    assert "read thrive/audiences from " in done.stderr
+    assert ": 1 partitions, 2833 rows" in done.stderr

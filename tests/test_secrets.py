@@ -951,3 +951,21 @@ def test_the_cli_summary_is_one_json_line_whatever_the_server_sent(serve, tmp_pa
     assert done.stdout.count("\n") == 1
     assert json.loads(done.stdout)["rows"]["unless/tags"] == 1
     assert "\x1b" not in done.stdout
+
+
+# ---- messages speak the user's language: keywords to a Python caller ---------------------------
+
+
+def test_a_missing_credential_names_the_keyword_in_python():
+    with pytest.raises(af.InputError) as info:
+        af.load_thrive_audiences(progress=False)
+    assert str(info.value) == (
+        "no Thrive tenant id: pass tenant_id=..., or set the environment variable THRIVE_TENANT_ID"
+    )
+    with pytest.raises(af.InputError) as info:
+        af.load_unless_audiences(progress=False)
+    assert str(info.value) == (
+        "no Unless API key: pass api_key=..., or set the environment variable UNLESS_API_KEY"
+    )
+    with pytest.raises(af.InputError, match=r"or pass api_secret=, or client_id= and client_sec"):
+        af.load_thrive_audiences("eu-west-2_AbcdEfghI", progress=False)

@@ -743,3 +743,51 @@ def test_a_body_past_arrows_block_size_that_does_not_split_is_one_input_error(
     wire = json.dumps(_body(records)).encode()
     with pytest.raises(InputError, match="more than Arrow's JSON reader takes at once"):
         af.normalize_thrive(wire)
+
+
+# ---- where the API is: base_url=, region=, THRIVE_BASE_URL, production ------------------------
+
+ENV_URL = "https://thrive.example.test/rest/v1"
+EMPTY_PAGE = {"results": [], "pagination": {"totalResults": 0, "totalPages": 0}}
+
+
+def test_thrive_base_url_from_the_environment(requests_mock, thrive_env, monkeypatch):
+    monkeypatch.setenv("THRIVE_BASE_URL", ENV_URL + "/")
+    requests_mock.get(ENV_URL + "/audiences", json=EMPTY_PAGE)
+    df = _load()
+    assert requests_mock.last_request.url.startswith(ENV_URL + "/audiences?")
+    assert (df.attrs["base_url"], df.attrs["region"]) == (ENV_URL, None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "url", "region"),
+    [
+        ({"base_url": "https://other.example.test/rest/v1"}, "https://other.example.test", None),
+        ({"region": "staging"}, "https://public.api.learnstaging.link", "staging"),
+    ],
+    ids=["base_url", "region"],
+)
+def test_a_keyword_wins_over_thrive_base_url(
+    requests_mock, thrive_env, monkeypatch, kwargs, url, region
+):
+    monkeypatch.setenv("THRIVE_BASE_URL", ENV_URL)
+    requests_mock.get(url + "/rest/v1/audiences", json=EMPTY_PAGE)
+    df = _load(**kwargs)
+    assert requests_mock.last_request.url.startswith(url + "/rest/v1/audiences?")
+    assert df.attrs["region"] == region
+
+
+def test_empty_thrive_base_url_is_unset(requests_mock, thrive_env, monkeypatch):
+    monkeypatch.setenv("THRIVE_BASE_URL", " ")
+    requests_mock.get(THRIVE_URL, json=EMPTY_PAGE)
+    assert _load().attrs["region"] == "production"
+
+
+@pytest.mark.parametrize(
+    "value", ["ftp://x", "http://api.example.com/rest/v1"], ids=["ftp", "http"]
+)
+def test_a_bad_thrive_base_url_names_the_variable(requests_mock, thrive_env, monkeypatch, value):
+    monkeypatch.setenv("THRIVE_BASE_URL", value)
+    with pytest.raises(InputError, match="the environment variable THRIVE_BASE_URL "):
+        _load()
+    assert requests_mock.call_count == 0

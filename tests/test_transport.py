@@ -10,6 +10,7 @@ how long a load may take (never how fast it must be).
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import logging
 import socket
@@ -18,6 +19,8 @@ import subprocess
 import sys
 import threading
 import time
+import types
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ import pytest
 import requests
 
 import audframe as af
+from audframe._progress import progress_bar
 from audframe.errors import ApiError, ResponseError
 from audframe.http import deadline as _deadline
 
@@ -167,7 +171,7 @@ def test_a_gzip_bomb_is_refused_while_read_in_little_memory(serve, gzip_bomb):
     assert name == "ResponseError"
     assert "max_body_bytes (33,554,432 bytes once decompressed)" in message
     assert "max_body_bytes=" in message
-    assert "--max-body-bytes" in message
+    assert "--max-body-bytes" not in message  # a Python caller reads the keyword
     assert result["grew_kib"] < 256 * 1024  # 1 GiB inflated; a few times the 32 MiB cap at most
     assert len(server.requests) == 1  # not retried: the same request gets the same body
 
@@ -227,6 +231,35 @@ def test_status_lines_are_silent_without_progress(requests_mock, capsys):
     requests_mock.get(f"{THRIVE_API}/audiences", [{"status_code": 503}, {"json": EMPTY["thrive"]}])
     af.load_thrive_audiences(TENANT, SECRET, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_a_jupyter_kernel_without_ipywidgets_gets_a_text_bar_and_no_warning(monkeypatch, capsys):
+    # A plain kernel, as tqdm.auto tells one: ipykernel's shell loaded, IPython's shell a ZMQ
+    # one, and no ipywidgets (whatever this machine has installed).
+    shell = type("ZMQInteractiveShell", (), {})()
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: shell  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell"))
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "ipywidgets" else real_find_spec(name, *a),
+    )
+    for name in ("tqdm.auto", "tqdm.autonotebook", "tqdm.notebook"):
+        # Imported afresh, as in a new kernel; put back as they were afterwards.
+        monkeypatch.setitem(sys.modules, name, None)
+        del sys.modules[name]
+    # tqdm.auto catches its own warning-turned-error, so the warnings are recorded instead.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with progress_bar(3, "Thrive audiences", True) as bar:
+            bar.update(3)
+    assert [str(w.message) for w in caught] == []
+    assert "Thrive audiences:   0%|          | 0/3 [" in capsys.readouterr().err  # a text bar
 
 
 # ---- 17. TLS that does not verify; a name that does not resolve ----------------------------------

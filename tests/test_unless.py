@@ -723,3 +723,29 @@ def test_timestamps_out_of_range_on_the_wire_are_kept_in_extra(value: int) -> No
     row = normalize_unless(body).audiences.iloc[0]
     assert pd.isna(row["start_date"])
     assert json.loads(row["extra"]) == {"startDate": value}
+
+
+# ---- where the API is: base_url=, UNLESS_BASE_URL, api.unless.com -----------------------------
+
+ENV_URL = "https://unless.example.test"
+
+
+def test_unless_base_url_from_the_environment(requests_mock: rm.Mocker, monkeypatch) -> None:
+    monkeypatch.setenv("UNLESS_BASE_URL", ENV_URL)
+    requests_mock.get(ENV_URL + "/api/v1/public/audiences", json={"audiences": []})
+    load_unless_audiences(**CREDENTIALS, website_id="site-a", states="live", progress=False)
+    assert requests_mock.last_request.url.startswith(ENV_URL + "/api/v1/public/audiences?")
+
+
+def test_base_url_wins_over_unless_base_url(requests_mock: rm.Mocker, monkeypatch) -> None:
+    monkeypatch.setenv("UNLESS_BASE_URL", ENV_URL)
+    requests_mock.get(URL, json={"audiences": []})
+    load_unless_audiences(**CREDENTIALS, website_id="site-a", states="live", base_url=BASE)
+    assert requests_mock.last_request.url.startswith(URL + "?")
+
+
+def test_a_bad_unless_base_url_names_the_variable(requests_mock: rm.Mocker, monkeypatch) -> None:
+    monkeypatch.setenv("UNLESS_BASE_URL", "http://unless.example.test")
+    with pytest.raises(InputError, match=r"the environment variable UNLESS_BASE_URL .*plain http"):
+        load_unless_audiences(**CREDENTIALS, website_id="site-a")
+    assert requests_mock.call_count == 0

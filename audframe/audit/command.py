@@ -8,6 +8,7 @@ plain-text tables, and :func:`run_audit` is the command's body; the HTML report
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ from .diff import change_summary, diff
 from .inputs import conform, split_mixed
 
 __all__ = ["LakeAudit", "audit_lake", "format_text", "reaches", "run_audit"]
+
+log = logging.getLogger(__name__)
 
 #: Rows of each count table ``audframe audit`` prints (the HTML report and counts() have all).
 COUNT_ROWS = 20
@@ -69,6 +72,13 @@ def audit_lake(root: str | Path, *, date: str | _dt.date | None = None) -> LakeA
             snapshots = list_snapshots(root_s, table.name, mixed="ignore")
             if len(snapshots):
                 history[table.name] = conform(read_lake(root_s, table.name, mixed="ignore"), table)
+            log.debug(
+                "read %s from %s: %d partitions, %d rows",
+                table.name,
+                root_s,
+                len(snapshots),
+                len(history.get(table.name, ())),
+            )
             if len(source.tables) > 1:
                 key = source.partition.key
                 columns = snapshots[[key, "snapshot_date", "snapshot_at"]]

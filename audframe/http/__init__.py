@@ -16,7 +16,7 @@ from .client import HttpClient, connect
 from .retry import Retry, parse_retry_after
 from .secrets import Secret, credential_problem, masked, resolve
 from .transport import MAX_BODY_BYTES
-from .urls import check_url
+from .urls import check_url, env_url
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -30,6 +30,7 @@ __all__ = [
     "check_url",
     "connect",
     "credential_problem",
+    "env_url",
     "masked",
     "parse_retry_after",
     "resolve",

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._json import loads
+from .._options import option
 from ..errors import AuthError
 from .secrets import Secret, header_problem
 from .urls import check_url
@@ -90,7 +91,7 @@ class OAuth2ClientCredentials:
         credentials_in_body: bool = False,
         leeway: float = 60.0,
     ) -> None:
-        self.token_url = check_url(token_url, what="token_url")
+        self.token_url = check_url(token_url, what=option("token_url"))
         self.client_id = client_id
         self._client_secret = client_secret
         self.scope = scope
@@ -141,7 +142,8 @@ class OAuth2ClientCredentials:
             label="the OAuth2 token",
             hint=(
                 f"the token endpoint refused the client credentials: {self.hint}; "
-                "if the client id and secret are right, try credentials_in_body=True"
+                "if the client id and secret are right, try "
+                + option("credentials_in_body", "=True")
             ),
         )
         problem = _token_problem(token)

@@ -16,11 +16,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import copy_context
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import requests
 
+from .._options import offered, option
 from .._progress import status_line
 from .._text import PrintableFilter, printable, shorten
 from .._version import __version__
@@ -73,7 +75,7 @@ class HttpClient:
         session: requests.Session | None = None,
         status: Callable[[str], None] | None = None,
     ) -> None:
-        self.base_url = check_url(base_url, what="base_url")
+        self.base_url = check_url(base_url, what=option("base_url"))
         self.source = source
         self.auth = auth
         self.max_workers = _positive_int(max_workers, "max_workers")
@@ -204,7 +206,9 @@ class HttpClient:
             return [fn(item) for item in items]
         pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix=f"audframe-{self.source}")
         try:
-            futures = [pool.submit(fn, item) for item in items]
+            # Each call in a copy of this thread's context: messages speak the caller's
+            # language (flags or keywords, audframe._options) from the pool's threads too.
+            futures = [pool.submit(copy_context().run, fn, item) for item in items]
             return [future.result() for future in futures]
         except BaseException:
             # On an error or Ctrl-C, calls under way stop at their next retry wait (which
@@ -255,7 +259,7 @@ class HttpClient:
             endpoint=endpoint,
             status=status,
             vendor_message=message,
-            hint=hint or _STATUS_HINTS.get(status, "check the request's parameters"),
+            hint=hint or _status_hint(status),
         )
 
     def _gave_up(self, endpoint: str, status: int | None, failure: Failure, tries: int) -> ApiError:
@@ -266,10 +270,10 @@ class HttpClient:
         elif status is not None or malformed:
             hint = (
                 "the server stayed unavailable or sent bodies that are not what the endpoint "
-                "promises; try again later, or raise max_retries"
+                f"promises; try again later, or raise {option('max_retries')}"
             )
         else:
-            hint = "check base_url and the network, then try again"
+            hint = f"check {option('base_url')} and the network, then try again"
         return cls(
             f"gave up after {tries} tries; the last one got {failure.problem}",
             endpoint=endpoint,
@@ -294,12 +298,15 @@ def connect(
         yield client
 
 
-_STATUS_HINTS = {
-    400: "the API rejected the request's parameters; check them against the valid values",
-    404: "check base_url (or region) and the id asked for",
-    409: "the resource is in a conflicting state",
-    422: "the API could not process the request's parameters; check their values",
-}
+def _status_hint(status: int) -> str:
+    if status == 404:
+        where = option("base_url") + (f" (or {option('region')})" if offered("region") else "")
+        return f"check {where} and the id asked for"
+    return {
+        400: "the API rejected the request's parameters; check them against the valid values",
+        409: "the resource is in a conflicting state",
+        422: "the API could not process the request's parameters; check their values",
+    }.get(status, "check the request's parameters")
 
 
 def _sleep(seconds: float, stop: threading.Event) -> None:
@@ -325,11 +332,11 @@ def _param(value: Any) -> str:
 
 def _positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InputError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+        raise InputError(f"{option(name)} must be a whole number >= {minimum}, got {value!r}")
     return value
 
 
 def _positive_number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise InputError(f"{name} must be a number of seconds > 0, got {value!r}")
+        raise InputError(f"{option(name)} must be a number of seconds > 0, got {value!r}")
     return float(value)

@@ -4,8 +4,9 @@ before they go anywhere near a header."""
 from __future__ import annotations
 
 import os
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
+from .._options import pass_or_set
 from .._text import MASK
 from ..errors import InputError
 
@@ -63,19 +64,35 @@ def masked(value: Any) -> Any:
     return Secret(value) if isinstance(value, str) else value
 
 
-def resolve(value: Any, env: str, *, what: str, secret: bool = False, user: bool = False) -> str:
-    """The value given, else the environment variable ``env``, checked to fit in a header.
+class Setting(Protocol):
+    """A loader option that may come from the environment (a source's ``Credential``)."""
 
-    Raises :class:`InputError` naming ``what`` and ``env``, never the value, when neither is
-    set or the value cannot be sent (see :func:`credential_problem`). ``secret`` also refuses
-    values under :data:`MIN_SECRET_LENGTH`; ``user`` marks an HTTP Basic user name.
+    @property
+    def option(self) -> str: ...
+
+    @property
+    def env(self) -> str: ...
+
+
+def resolve(
+    value: Any, setting: Setting, *, what: str, secret: bool = False, user: bool = False
+) -> str:
+    """The value given, else the environment variable ``setting.env``, checked to fit in a
+    header.
+
+    Raises :class:`InputError` naming ``what`` and the variable, never the value, when neither
+    is set (and how to give it: ``pass tenant_id=...`` in Python, ``pass --tenant-id`` on the
+    command line) or the value cannot be sent (see :func:`credential_problem`). ``secret``
+    also refuses values under :data:`MIN_SECRET_LENGTH`; ``user`` marks an HTTP Basic user
+    name.
     """
+    env = setting.env
     if isinstance(value, Secret):
         value = value.reveal()
     if value is None:
         value = os.environ.get(env)
     if value is None or not str(value).strip():
-        raise InputError(f"no {what}: pass it, or set the environment variable {env}")
+        raise InputError(f"no {what}: {pass_or_set(setting.option, env)}")
     if not isinstance(value, str):
         kind = "a secret" if secret else type(value).__name__
         raise InputError(f"{what} must be a string, got {kind}")

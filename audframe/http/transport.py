@@ -24,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from .._options import offered, option
 from ..errors import ApiError, ResponseError
 from .deadline import Late, Try, Watchdog
 from .secrets import Secret
@@ -47,11 +48,20 @@ _TRANSIENT = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
-_CA_HINT = (
-    "audframe checks certificates against the CA bundle requests uses; if the API is reached "
-    "through a proxy or a private CA, give it that CA: set REQUESTS_CA_BUNDLE=/path/to/ca.pem, "
-    "or pass session= a requests.Session with verify='/path/to/ca.pem'"
-)
+
+
+def _ca_hint() -> str:
+    session = (
+        ", or pass session= a requests.Session with verify='/path/to/ca.pem'"
+        if offered("session")
+        else ""
+    )
+    return (
+        "audframe checks certificates against the CA bundle requests uses; if the API is "
+        "reached through a proxy or a private CA, give it that CA: set "
+        f"REQUESTS_CA_BUNDLE=/path/to/ca.pem{session}"
+    )
+
 
 Headers = Mapping[str, "str | Secret"]
 
@@ -235,12 +245,12 @@ class Transport:
                 chunks.append(chunk[: limit - size])  # an error body: its start says enough
                 break
             return ResponseError(
-                f"the body is larger than max_body_bytes ({limit:,} bytes once decompressed); "
-                "it was not read further",
+                f"the body is larger than {option('max_body_bytes')} ({limit:,} bytes once "
+                "decompressed); it was not read further",
                 endpoint=call.endpoint,
                 status=status,
-                hint="if the API really sends that much, raise the limit: max_body_bytes= "
-                "in Python, --max-body-bytes on the command line",
+                hint="if the API really sends that much, raise the limit: "
+                + option("max_body_bytes", "="),
             )
         # A socket shut at the deadline may read as a clean end (of the headers, of a body
         # without a length): whatever a late try got is not an answer.
@@ -287,7 +297,7 @@ class Transport:
             return ApiError(
                 f"the server's TLS certificate did not verify ({reason}); not retried",
                 endpoint=call.endpoint,
-                hint=_CA_HINT,
+                hint=_ca_hint(),
             )
         if _cause(exc, socket.gaierror) is not None:
             host = urlsplit(call.url).hostname

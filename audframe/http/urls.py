@@ -8,11 +8,13 @@ cannot point audframe at a service on this machine.
 from __future__ import annotations
 
 import ipaddress
+import os
 from urllib.parse import urlsplit
 
+from .._options import on_command_line
 from ..errors import InputError
 
-__all__ = ["check_url", "is_loopback", "origin", "origin_text", "url_problem"]
+__all__ = ["check_url", "env_url", "is_loopback", "origin", "origin_text", "url_problem"]
 
 
 def is_loopback(host: str) -> bool:
@@ -40,7 +42,8 @@ def url_problem(url: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http(s) URL like https://host/path"
     if parts.username or parts.password:
-        return "must not carry credentials; pass them as arguments instead"
+        instead = "set them in the environment" if on_command_line() else "pass them as arguments"
+        return f"must not carry credentials; {instead} instead"
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         return (
             "uses plain http:// to a host that is not loopback: use https:// (plain http is "
@@ -59,6 +62,13 @@ def check_url(url: str, *, what: str) -> str:
         shown = "(not shown: it may hold credentials)" if "@" in url else repr(url)
         raise InputError(f"{what} {shown} {problem}")
     return url.rstrip("/")
+
+
+def env_url(env: str) -> str | None:
+    """The URL in the environment variable ``env``, checked as ``check_url`` checks one; None
+    when it is unset or empty. A bad one is an InputError naming the variable."""
+    value = os.environ.get(env, "").strip()
+    return check_url(value, what=f"the environment variable {env}") if value else None
 
 
 def origin(url: str) -> tuple[str, str, int | None]:

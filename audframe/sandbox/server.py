@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 from urllib.parse import urlsplit
 
+from .._options import option
+from .._shell import audframe_command
 from ..errors import AudframeError, InputError
 from ..sources import SOURCES
 from .faults import FaultKind, FaultProfile, fault_profile, fault_response
@@ -179,9 +181,11 @@ class Sandbox:
         try:
             self._server = _Server(self, self.port)
         except OSError as exc:  # busy, or a privileged port: the caller's choice of port
+            port = option("port", "=")
+            port += "" if port.endswith("=") else " "  # port=0 in Python, --port 0 at the command
             raise InputError(
                 f"cannot listen on 127.0.0.1:{self.port}: {exc.strerror or exc}; pick another "
-                "port (--port N, or --port 0 for any free one)"
+                f"port ({port}N, or {port}0 for any free one)"
             ) from exc
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
@@ -399,6 +403,9 @@ def serve(
     # Ctrl-C may come as soon as the banner is out, so the banner is inside the suppress.
     with sandbox, contextlib.suppress(KeyboardInterrupt):
         print(sandbox.describe(), file=out)
+        print("\nIn another shell, paste the export lines above, then:", file=out)
+        for name in SOURCES:
+            print(f"  {audframe_command()} {name} --out lake", file=out)
         print("\nCtrl-C to stop.", file=out, flush=True)
         threading.Event().wait()
     print("sandbox stopped", file=out, flush=True)

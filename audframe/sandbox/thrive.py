@@ -156,6 +156,7 @@ class ThriveApi:
         return [
             f"Thrive   base_url  {self.thrive_base_url}",
             f"         token_url {self.thrive_token_url}",
+            f"  export THRIVE_BASE_URL={self.thrive_base_url}",
             f"  export THRIVE_TENANT_ID={self.tenant_id}",
             f"  export THRIVE_API_SECRET={SANDBOX_THRIVE['api_secret']}",
             f"  export THRIVE_CLIENT_ID={SANDBOX_THRIVE['client_id']}",

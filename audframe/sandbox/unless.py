@@ -76,6 +76,7 @@ class UnlessApi:
         """Its URL and the ``export`` lines that point ``audframe unless`` at it."""
         return [
             f"Unless   base_url  {self.unless_base_url}",
+            f"  export UNLESS_BASE_URL={self.unless_base_url}",
             f"  export UNLESS_API_KEY={SANDBOX_UNLESS['api_key']}",
             f"  export UNLESS_USER_EMAIL={SANDBOX_UNLESS['user_email']}",
             f"  export UNLESS_ACCOUNT_ID={SANDBOX_UNLESS['account_id']}",

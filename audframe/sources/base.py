@@ -75,7 +75,10 @@ class Partition:
 
 @dataclass(frozen=True)
 class Credential:
-    """A loader option the command line takes from the environment only.
+    """A loader option that may come from the environment (the keyword, or a flag, wins).
+
+    Credentials, ids and where the API is (``THRIVE_BASE_URL``); the command line takes a
+    secret from the environment only.
 
     Attributes:
         option: the loader's argument, ``api_secret``.
@@ -233,7 +236,7 @@ class Source:
         counts: its count tables over the audit's inputs, by name (``thrive/per_structure``).
         report: what the HTML report shows of it.
         command: its subcommand.
-        credentials: the loader options the command takes from the environment only.
+        credentials: the loader options that may come from the environment.
         sandbox: the module of its API in the sandbox (``audframe.sandbox.thrive``).
     """
 

@@ -14,7 +14,14 @@ from ..base import Card, Chart, Partition, Report, Source, Trend
 from .checks import CHECKS
 from .cli import COMMAND
 from .counts import counts
-from .fetch import API_SECRET, CLIENT_ID, CLIENT_SECRET, TENANT_ID, load_thrive_audiences
+from .fetch import (
+    API_SECRET,
+    BASE_URL_ENV,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    TENANT_ID,
+    load_thrive_audiences,
+)
 from .normalize import normalize_thrive
 from .paging import TotalMismatchWarning
 from .schema import AUDIENCES, KEY
@@ -45,6 +52,6 @@ SOURCE = Source(
         trend=Trend("thrive/per_category_type", "Thrive records", "category", "records"),
     ),
     command=COMMAND,
-    credentials=(TENANT_ID, API_SECRET, CLIENT_ID, CLIENT_SECRET),
+    credentials=(TENANT_ID, API_SECRET, CLIENT_ID, CLIENT_SECRET, BASE_URL_ENV),
     sandbox="audframe.sandbox.thrive",
 )

@@ -25,10 +25,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--region",
         choices=list(HOSTS),
-        default="production",
-        help="Thrive host (default: %(default)s)",
+        help="Thrive host (default: $THRIVE_BASE_URL when set, else production)",
     )
-    parser.add_argument("--base-url", help="API root, overriding --region")
+    parser.add_argument("--base-url", help="API root, overriding --region and $THRIVE_BASE_URL")
     parser.add_argument("--token-url", help="OAuth2 token endpoint")
     parser.add_argument("--scope", default="api/read", help="OAuth2 scopes (default: %(default)s)")
     parser.add_argument(
@@ -120,7 +119,8 @@ COMMAND = Command(
     help="fetch Thrive audiences and export them to the lake",
     description="Fetch every Thrive audience and write one snapshot partition. Secrets come "
     "from the environment only: THRIVE_API_SECRET (HTTP Basic), or THRIVE_CLIENT_ID and "
-    "THRIVE_CLIENT_SECRET (OAuth2). THRIVE_TENANT_ID or --tenant-id names the tenant.",
+    "THRIVE_CLIENT_SECRET (OAuth2). THRIVE_TENANT_ID or --tenant-id names the tenant; "
+    "THRIVE_BASE_URL, --region or --base-url where the API is.",
     arguments=_arguments,
     load=_load,
     refuse=_refuse,

@@ -17,6 +17,7 @@ import requests
 
 from ..._extra import compile_extra_columns
 from ..._ids import partition_id
+from ..._options import offered, option
 from ..._progress import progress_bar
 from ..._timestamps import utc_now_iso
 from ...errors import InputError, PaginationError, ResponseError
@@ -29,6 +30,7 @@ from ...http import (
     check_url,
     connect,
     credential_problem,
+    env_url,
     masked,
     resolve,
 )
@@ -56,6 +58,8 @@ TENANT_ID = Credential("tenant_id", "THRIVE_TENANT_ID")
 API_SECRET = Credential("api_secret", "THRIVE_API_SECRET", secret=True)
 CLIENT_ID = Credential("client_id", "THRIVE_CLIENT_ID")
 CLIENT_SECRET = Credential("client_secret", "THRIVE_CLIENT_SECRET", secret=True)
+#: Where the API is when neither ``base_url=`` nor ``region=`` says (the sandbox prints it).
+BASE_URL_ENV = Credential("base_url", "THRIVE_BASE_URL")
 MAX_PER_PAGE = 1000
 #: Pages read at most (``max_pages=`` raises it): 10 million audiences at 1,000 a page. A server
 #: that says more, or keeps serving pages past this, is in a loop.
@@ -74,7 +78,7 @@ def load_thrive_audiences(
     client_id: str | None = None,
     client_secret: str | Secret | None = None,
     scope: str = "api/read",
-    region: Region = "production",
+    region: Region | None = None,
     base_url: str | None = None,
     token_url: str | None = None,
     credentials_in_body: bool = False,
@@ -118,6 +122,8 @@ def load_thrive_audiences(
         scope: OAuth2 scopes to ask for.
         region: ``production``, ``staging``, ``mea`` or ``mea-staging``: picks the host.
         base_url: the API root, overriding ``region`` (``http://127.0.0.1:8765/rest/v1``).
+            Where the API is, the first set wins: ``base_url``, ``region``, the environment
+            variable ``THRIVE_BASE_URL`` (empty is unset), production.
         token_url: the OAuth2 token endpoint; default ``/oauth2/token/{tenant_id}`` on the
             API's host.
         credentials_in_body: send the OAuth2 client id and secret in the form, not Basic.
@@ -153,19 +159,23 @@ def load_thrive_audiences(
     # Secrets as Secret objects from here on: no frame below holds one as text.
     api_secret, client_secret = masked(api_secret), masked(client_secret)
     if api_controlled is not None and not isinstance(api_controlled, bool):
-        raise InputError(f"api_controlled must be True, False or None, got {api_controlled!r}")
+        raise InputError(
+            f"{option('api_controlled')} must be True, False or None, got {api_controlled!r}"
+        )
     if isinstance(per_page, bool) or not isinstance(per_page, int):
-        raise InputError(f"per_page must be a whole number from 1 to 1000, got {per_page!r}")
+        raise InputError(
+            f"{option('per_page')} must be a whole number from 1 to 1000, got {per_page!r}"
+        )
     if not 1 <= per_page <= MAX_PER_PAGE:
-        raise InputError(f"per_page must be from 1 to {MAX_PER_PAGE}, got {per_page}")
+        raise InputError(f"{option('per_page')} must be from 1 to {MAX_PER_PAGE}, got {per_page}")
     if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
-        raise InputError(f"max_pages must be a whole number >= 1, got {max_pages!r}")
+        raise InputError(f"{option('max_pages')} must be a whole number >= 1, got {max_pages!r}")
     extra = compile_extra_columns(extra_columns, reserved=AUDIENCES.names)
     # Checked as the lake checks it, before any request: a bad id is not the API key's fault.
     tenant = partition_id(
-        resolve(tenant_id, TENANT_ID.env, what="Thrive tenant id", user=True), "tenant_id"
+        resolve(tenant_id, TENANT_ID, what="Thrive tenant id", user=True), "tenant_id"
     )
-    base = _base_url(region, base_url)
+    base, used_region = _base_url(region, base_url)
     auth = _auth(
         tenant,
         api_secret,
@@ -202,7 +212,7 @@ def load_thrive_audiences(
         source="thrive",
         fetched_at=fetched_at,
         tenant_id=tenant,
-        region=region if base_url is None else None,
+        region=used_region,
         base_url=client.base_url,
         api_controlled=api_controlled,
         total_results=total,
@@ -268,13 +278,20 @@ def _fetch_pages(
 # ---- settings -----------------------------------------------------------------------------------
 
 
-def _base_url(region: str, base_url: str | None) -> str:
+def _base_url(region: str | None, base_url: str | None) -> tuple[str, str | None]:
+    """The API root and its region (None for a URL): ``base_url``, else ``region``, else
+    ``THRIVE_BASE_URL``, else production."""
     if base_url is not None:
-        return check_url(base_url, what="base_url")
+        return check_url(base_url, what=option("base_url")), None
+    if region is None:
+        from_env = env_url(BASE_URL_ENV.env)
+        if from_env is not None:
+            return from_env, None
+        region = "production"
     if region not in HOSTS:
         valid = ", ".join(HOSTS)
-        raise InputError(f"region must be one of {valid}; got {region!r}")
-    return f"https://{HOSTS[region]}/rest/v1"
+        raise InputError(f"{option('region')} must be one of {valid}; got {region!r}")
+    return f"https://{HOSTS[region]}/rest/v1", region
 
 
 def _default_token_url(base: str, tenant: str) -> str:
@@ -300,24 +317,28 @@ def _auth(
     )
     if use_basic:
         if api_secret is None and not os.environ.get(API_SECRET.env):
+            passed = (
+                "; or pass api_secret=, or client_id= and client_secret="
+                if offered("api_secret")
+                else ""  # the command takes secrets from the environment only
+            )
             raise InputError(
                 "no Thrive credentials: set THRIVE_API_SECRET (HTTP Basic), or THRIVE_CLIENT_ID "
-                "and THRIVE_CLIENT_SECRET (OAuth2); or pass api_secret=, or client_id= and "
-                "client_secret="
+                f"and THRIVE_CLIENT_SECRET (OAuth2){passed}"
             )
-        secret = Secret(resolve(api_secret, API_SECRET.env, what="Thrive API secret", secret=True))
+        secret = Secret(resolve(api_secret, API_SECRET, what="Thrive API secret", secret=True))
         return BasicAuth(tenant, secret, hint=_AUTH_HINT)
     cid = resolve(
-        client_id, CLIENT_ID.env, what="Thrive OAuth2 client id", user=not credentials_in_body
+        client_id, CLIENT_ID, what="Thrive OAuth2 client id", user=not credentials_in_body
     )
     csecret = Secret(
-        resolve(client_secret, CLIENT_SECRET.env, what="Thrive OAuth2 client secret", secret=True)
+        resolve(client_secret, CLIENT_SECRET, what="Thrive OAuth2 client secret", secret=True)
     )
     if not isinstance(scope, str) or not scope.strip():
-        raise InputError(f"scope must be OAuth2 scopes like 'api/read', got {scope!r}")
+        raise InputError(f"{option('scope')} must be OAuth2 scopes like 'api/read', got {scope!r}")
     problem = credential_problem(scope)
     if problem is not None:
-        raise InputError(f"the OAuth2 scope (scope=) {problem}")
+        raise InputError(f"the OAuth2 scope ({option('scope', '=')}) {problem}")
     return OAuth2ClientCredentials(
         token_url,
         cid,

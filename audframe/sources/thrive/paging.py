@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from ..._options import option
 from ...errors import PaginationError
 from .records import Page
 
@@ -85,8 +86,8 @@ class Pager:
                     endpoint=self.endpoint,
                     status=200,
                     hint=(
-                        f"a tenant with more than {self.max_pages} pages needs max_pages= set "
-                        "higher"
+                        f"a tenant with more than {self.max_pages} pages needs "
+                        f"{option('max_pages', '=')} set higher"
                         if capped
                         else "the server's paging looks broken; report it to Thrive"
                     ),
@@ -149,8 +150,9 @@ def total_pages(page: Page, endpoint: str, max_pages: int) -> int:
             f"pagination.totalPages is {value}, more than {max_pages} pages",
             endpoint=endpoint,
             status=200,
-            hint="the server's paging looks broken; try a larger per_page, pass max_pages= "
-            "for a tenant that really has that many pages, or report it to Thrive",
+            hint=f"the server's paging looks broken; try a larger {option('per_page')}, pass "
+            f"{option('max_pages', '=')} for a tenant that really has that many pages, or "
+            "report it to Thrive",
         )
     return max(value, 1)
 

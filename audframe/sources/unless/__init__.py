@@ -16,7 +16,14 @@ from .checks import CHECKS
 from .cli import COMMAND
 from .columns import UnlessAudiences
 from .counts import counts
-from .fetch import ACCOUNT_ID, API_KEY, USER_EMAIL, WEBSITE_ID, load_unless_audiences
+from .fetch import (
+    ACCOUNT_ID,
+    API_KEY,
+    BASE_URL_ENV,
+    USER_EMAIL,
+    WEBSITE_ID,
+    load_unless_audiences,
+)
 from .normalize import normalize_unless
 from .schema import AUDIENCES, CONDITIONS, KEY, TAGS, VARIANTS
 
@@ -58,6 +65,6 @@ SOURCE = Source(
         ),
     ),
     command=COMMAND,
-    credentials=(API_KEY, USER_EMAIL, ACCOUNT_ID, WEBSITE_ID),
+    credentials=(API_KEY, USER_EMAIL, ACCOUNT_ID, WEBSITE_ID, BASE_URL_ENV),
     sandbox="audframe.sandbox.unless",
 )

@@ -25,7 +25,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         help="states to fetch (default: both, the full inventory; live includes drafts)",
     )
     parser.add_argument("--rule-id", help="fetch one audience by id")
-    parser.add_argument("--base-url", default=BASE_URL, help="API root (default: %(default)s)")
+    parser.add_argument(
+        "--base-url", help=f"API root (default: $UNLESS_BASE_URL when set, else {BASE_URL})"
+    )
 
 
 def _load(args: argparse.Namespace, http: Mapping[str, Any]) -> UnlessAudiences:
@@ -51,7 +53,8 @@ COMMAND = Command(
     help="fetch Unless audiences and export their four tables to the lake",
     description="Fetch the Unless audiences of one or more websites and write one snapshot "
     "partition per website and table. Secrets come from the environment only: "
-    "UNLESS_API_KEY, UNLESS_USER_EMAIL, UNLESS_ACCOUNT_ID.",
+    "UNLESS_API_KEY, UNLESS_USER_EMAIL, UNLESS_ACCOUNT_ID; UNLESS_BASE_URL or --base-url "
+    "says where the API is.",
     arguments=_arguments,
     load=_load,
     describe=_describe,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from ..._extra import compile_extra_columns
 from ..._ids import partition_id
+from ..._options import on_command_line, option, pass_or_set
 from ..._progress import progress_bar
 from ..._timestamps import utc_now_iso
 from ...errors import InputError
@@ -21,6 +22,7 @@ from ...http import (
     Secret,
     connect,
     credential_problem,
+    env_url,
     masked,
     resolve,
 )
@@ -45,6 +47,8 @@ API_KEY = Credential("api_key", "UNLESS_API_KEY", secret=True)
 USER_EMAIL = Credential("user_email", "UNLESS_USER_EMAIL", secret=True)
 ACCOUNT_ID = Credential("account_id", "UNLESS_ACCOUNT_ID")
 WEBSITE_ID = Credential("website_id", "UNLESS_WEBSITE_ID")
+#: Where the API is, when ``base_url=`` does not say (``audframe sandbox`` prints it).
+BASE_URL_ENV = Credential("base_url", "UNLESS_BASE_URL")
 
 
 def load_unless_audiences(
@@ -55,7 +59,7 @@ def load_unless_audiences(
     *,
     states: State | Sequence[State] = STATES,
     rule_id: str | None = None,
-    base_url: str = BASE_URL,
+    base_url: str | None = None,
     max_workers: int = 4,
     timeout: float = 30.0,
     max_retries: int = 5,
@@ -91,7 +95,8 @@ def load_unless_audiences(
             ``UNLESS_WEBSITE_ID``, comma-separated for several.
         states: ``"live"``, ``"stopped"`` or both (the default).
         rule_id: fetch this one audience (``ruleId=``) from each website instead of the list.
-        base_url: the API root.
+        base_url: the API root; default the environment variable ``UNLESS_BASE_URL`` (empty
+            is unset), else ``https://api.unless.com``. The keyword wins over the variable.
         max_workers: requests in flight at once.
         timeout: seconds each try of a request has for the whole response, headers and body.
         max_retries: retries for 429, 5xx, connection errors, timeouts and malformed bodies.
@@ -115,13 +120,16 @@ def load_unless_audiences(
     api_key, user_email = masked(api_key), masked(user_email)
     wanted = _states(states)
     if rule_id is not None and (not isinstance(rule_id, str) or not rule_id.strip()):
-        raise InputError(f"rule_id must be an audience id (a non-empty string), got {rule_id!r}")
-    key = Secret(resolve(api_key, API_KEY.env, what="Unless API key", secret=True))
-    email = Secret(resolve(user_email, USER_EMAIL.env, what="Unless user email"))
-    account = resolve(account_id, ACCOUNT_ID.env, what="Unless account id")
+        raise InputError(
+            f"{option('rule_id')} must be an audience id (a non-empty string), got {rule_id!r}"
+        )
+    key = Secret(resolve(api_key, API_KEY, what="Unless API key", secret=True))
+    email = Secret(resolve(user_email, USER_EMAIL, what="Unless user email"))
+    account = resolve(account_id, ACCOUNT_ID, what="Unless account id")
     # Checked as the lake checks them, before any request: a bad id is not the API key's fault.
     websites = [partition_id(w, "website_id") for w in _website_ids(website_id)]
     extras = compile_extra_columns(extra_columns, reserved=AUDIENCES.names)
+    base = base_url if base_url is not None else env_url(BASE_URL_ENV.env) or BASE_URL
     auth = HeaderAuth(
         {"x-api-key": key, "x-user-email": email, "x-account-id": account},
         hint=(
@@ -137,7 +145,7 @@ def load_unless_audiences(
     ]
     with (
         connect(
-            base_url,
+            base,
             source="unless",
             title="Unless audiences",
             auth=auth,
@@ -196,7 +204,7 @@ def _states(states: Any) -> tuple[State, ...]:
     bad = [s for s in items if s not in STATES]
     if bad or not items:
         got = repr(bad[0]) if bad else "none"
-        raise InputError(f"states must be 'live', 'stopped' or both; got {got}")
+        raise InputError(f"{option('states')} must be 'live', 'stopped' or both; got {got}")
     return tuple(dict.fromkeys(cast(list[State], items)))
 
 
@@ -213,10 +221,12 @@ def _website_ids(value: str | Sequence[str] | None) -> list[str]:
     for website in ids:
         problem = credential_problem(website)
         if problem is not None:
-            raise InputError(f"an Unless website id ({env} / website_id=) {problem}")
+            where = f"{env} / {option('website_id', '=')}"
+            raise InputError(f"an Unless website id ({where}) {problem}")
     if not ids:
+        several = "repeat it" if on_command_line() else "a list"
         raise InputError(
-            f"no Unless website id: pass website_id (one id or a list), or set the environment "
-            f"variable {env} (comma-separated for several)"
+            f"no Unless website id: {pass_or_set('website_id', env)} (for several websites: "
+            f"{several}, or commas in the variable)"
         )
     return list(dict.fromkeys(ids))
