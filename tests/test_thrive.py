@@ -759,22 +759,31 @@ def test_thrive_base_url_from_the_environment(requests_mock, thrive_env, monkeyp
     assert (df.attrs["base_url"], df.attrs["region"]) == (ENV_URL, None)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "url", "region"),
-    [
-        ({"base_url": "https://other.example.test/rest/v1"}, "https://other.example.test", None),
-        ({"region": "staging"}, "https://public.api.learnstaging.link", "staging"),
-    ],
-    ids=["base_url", "region"],
-)
-def test_a_keyword_wins_over_thrive_base_url(
-    requests_mock, thrive_env, monkeypatch, kwargs, url, region
-):
+def test_base_url_wins_over_thrive_base_url(requests_mock, thrive_env, monkeypatch):
     monkeypatch.setenv("THRIVE_BASE_URL", ENV_URL)
-    requests_mock.get(url + "/rest/v1/audiences", json=EMPTY_PAGE)
-    df = _load(**kwargs)
-    assert requests_mock.last_request.url.startswith(url + "/rest/v1/audiences?")
-    assert df.attrs["region"] == region
+    url = "https://other.example.test/rest/v1"
+    requests_mock.get(url + "/audiences", json=EMPTY_PAGE)
+    df = _load(base_url=url)
+    assert requests_mock.last_request.url.startswith(url + "/audiences?")
+    assert df.attrs["region"] is None
+
+
+def test_a_region_beside_thrive_base_url_is_an_input_error(requests_mock, thrive_env, monkeypatch):
+    monkeypatch.setenv("THRIVE_BASE_URL", ENV_URL)
+    with pytest.raises(InputError, match="region 'staging' and the environment variable"):
+        _load(region="staging")
+    assert requests_mock.call_count == 0
+
+
+def test_the_loaders_keep_the_contracts_defaults():
+    import inspect
+
+    import audframe as af
+
+    thrive = inspect.signature(af.load_thrive_audiences).parameters
+    unless = inspect.signature(af.load_unless_audiences).parameters
+    assert (thrive["region"].default, thrive["base_url"].default) == ("production", None)
+    assert unless["base_url"].default == "https://api.unless.com"
 
 
 def test_empty_thrive_base_url_is_unset(requests_mock, thrive_env, monkeypatch):

@@ -739,9 +739,10 @@ def test_unless_base_url_from_the_environment(requests_mock: rm.Mocker, monkeypa
 
 def test_base_url_wins_over_unless_base_url(requests_mock: rm.Mocker, monkeypatch) -> None:
     monkeypatch.setenv("UNLESS_BASE_URL", ENV_URL)
-    requests_mock.get(URL, json={"audiences": []})
-    load_unless_audiences(**CREDENTIALS, website_id="site-a", states="live", base_url=BASE)
-    assert requests_mock.last_request.url.startswith(URL + "?")
+    other = "https://other.example.test"
+    requests_mock.get(other + "/api/v1/public/audiences", json={"audiences": []})
+    load_unless_audiences(**CREDENTIALS, website_id="site-a", states="live", base_url=other)
+    assert requests_mock.last_request.url.startswith(other + "/api/v1/public/audiences?")
 
 
 def test_a_bad_unless_base_url_names_the_variable(requests_mock: rm.Mocker, monkeypatch) -> None:

@@ -25,7 +25,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--region",
         choices=list(HOSTS),
-        help="Thrive host (default: $THRIVE_BASE_URL when set, else production)",
+        default="production",
+        help="Thrive host (default: %(default)s; $THRIVE_BASE_URL, when set, says instead)",
     )
     parser.add_argument("--base-url", help="API root, overriding --region and $THRIVE_BASE_URL")
     parser.add_argument("--token-url", help="OAuth2 token endpoint")
@@ -120,7 +121,7 @@ COMMAND = Command(
     description="Fetch every Thrive audience and write one snapshot partition. Secrets come "
     "from the environment only: THRIVE_API_SECRET (HTTP Basic), or THRIVE_CLIENT_ID and "
     "THRIVE_CLIENT_SECRET (OAuth2). THRIVE_TENANT_ID or --tenant-id names the tenant; "
-    "THRIVE_BASE_URL, --region or --base-url where the API is.",
+    "--base-url, THRIVE_BASE_URL or --region where the API is.",
     arguments=_arguments,
     load=_load,
     refuse=_refuse,

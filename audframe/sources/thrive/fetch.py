@@ -78,7 +78,7 @@ def load_thrive_audiences(
     client_id: str | None = None,
     client_secret: str | Secret | None = None,
     scope: str = "api/read",
-    region: Region | None = None,
+    region: Region = "production",
     base_url: str | None = None,
     token_url: str | None = None,
     credentials_in_body: bool = False,
@@ -122,8 +122,9 @@ def load_thrive_audiences(
         scope: OAuth2 scopes to ask for.
         region: ``production``, ``staging``, ``mea`` or ``mea-staging``: picks the host.
         base_url: the API root, overriding ``region`` (``http://127.0.0.1:8765/rest/v1``).
-            Where the API is, the first set wins: ``base_url``, ``region``, the environment
-            variable ``THRIVE_BASE_URL`` (empty is unset), production.
+            Where the API is, the first set wins: ``base_url``, the environment variable
+            ``THRIVE_BASE_URL`` (empty is unset), ``region``. A ``region`` other than
+            production together with ``THRIVE_BASE_URL`` is an ``InputError``: say one.
         token_url: the OAuth2 token endpoint; default ``/oauth2/token/{tenant_id}`` on the
             API's host.
         credentials_in_body: send the OAuth2 client id and secret in the form, not Basic.
@@ -278,20 +279,23 @@ def _fetch_pages(
 # ---- settings -----------------------------------------------------------------------------------
 
 
-def _base_url(region: str | None, base_url: str | None) -> tuple[str, str | None]:
-    """The API root and its region (None for a URL): ``base_url``, else ``region``, else
-    ``THRIVE_BASE_URL``, else production."""
+def _base_url(region: str, base_url: str | None) -> tuple[str, str | None]:
+    """The API root and its region (None for a URL): ``base_url``, else ``THRIVE_BASE_URL``,
+    else ``region``; a region other than the default beside the variable is ambiguous."""
     if base_url is not None:
         return check_url(base_url, what=option("base_url")), None
-    if region is None:
-        from_env = env_url(BASE_URL_ENV.env)
-        if from_env is not None:
-            return from_env, None
-        region = "production"
     if region not in HOSTS:
         valid = ", ".join(HOSTS)
         raise InputError(f"{option('region')} must be one of {valid}; got {region!r}")
-    return f"https://{HOSTS[region]}/rest/v1", region
+    from_env = env_url(BASE_URL_ENV.env)
+    if from_env is None:
+        return f"https://{HOSTS[region]}/rest/v1", region
+    if region != "production":
+        raise InputError(
+            f"{option('region')} {region!r} and the environment variable {BASE_URL_ENV.env} "
+            f"both say where the API is: pass {option('base_url')}, or unset {BASE_URL_ENV.env}"
+        )
+    return from_env, None
 
 
 def _default_token_url(base: str, tenant: str) -> str:

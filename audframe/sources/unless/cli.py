@@ -35,7 +35,7 @@ def _load(args: argparse.Namespace, http: Mapping[str, Any]) -> UnlessAudiences:
         website_id=args.website_id,
         states=tuple(args.state),
         rule_id=args.rule_id,
-        base_url=args.base_url,
+        base_url=BASE_URL if args.base_url is None else args.base_url,
         **http,
     )
 

@@ -59,7 +59,7 @@ def load_unless_audiences(
     *,
     states: State | Sequence[State] = STATES,
     rule_id: str | None = None,
-    base_url: str | None = None,
+    base_url: str = BASE_URL,
     max_workers: int = 4,
     timeout: float = 30.0,
     max_retries: int = 5,
@@ -95,8 +95,8 @@ def load_unless_audiences(
             ``UNLESS_WEBSITE_ID``, comma-separated for several.
         states: ``"live"``, ``"stopped"`` or both (the default).
         rule_id: fetch this one audience (``ruleId=``) from each website instead of the list.
-        base_url: the API root; default the environment variable ``UNLESS_BASE_URL`` (empty
-            is unset), else ``https://api.unless.com``. The keyword wins over the variable.
+        base_url: the API root. The environment variable ``UNLESS_BASE_URL`` (empty is
+            unset) replaces the default; any other ``base_url`` wins over the variable.
         max_workers: requests in flight at once.
         timeout: seconds each try of a request has for the whole response, headers and body.
         max_retries: retries for 429, 5xx, connection errors, timeouts and malformed bodies.
@@ -129,7 +129,7 @@ def load_unless_audiences(
     # Checked as the lake checks them, before any request: a bad id is not the API key's fault.
     websites = [partition_id(w, "website_id") for w in _website_ids(website_id)]
     extras = compile_extra_columns(extra_columns, reserved=AUDIENCES.names)
-    base = base_url if base_url is not None else env_url(BASE_URL_ENV.env) or BASE_URL
+    base = (env_url(BASE_URL_ENV.env) if base_url == BASE_URL else None) or base_url
     auth = HeaderAuth(
         {"x-api-key": key, "x-user-email": email, "x-account-id": account},
         hint=(
