@@ -33,7 +33,7 @@ import pandas as pd
 
 from .._progress import wants_progress
 from .._text import printable, redact
-from ..errors import AudframeError, InputError
+from ..errors import AudframeError, AuthError, InputError
 from ..http import Secret
 from ..lake import check_root, to_parquet
 from ..lake.layout import Compression, DateLike, date_of
@@ -302,7 +302,8 @@ class _Run:
                 )
         except Exception as exc:
             seconds = time.perf_counter() - started
-            self.done.put(Outcome(unit, "failed", seconds=seconds, error=_message(exc, secrets)))
+            error = _message(exc, secrets, unit)
+            self.done.put(Outcome(unit, "failed", seconds=seconds, error=error))
             return
         with self.gate:
             if self.stop.is_set():
@@ -314,7 +315,7 @@ class _Run:
             status: Status = "partial" if partial else "landed"
             outcome = Outcome(unit, status, rows, time.perf_counter() - started)
         except Exception as exc:
-            error = _message(exc, secrets)
+            error = _message(exc, secrets, unit)
             outcome = Outcome(unit, "failed", seconds=time.perf_counter() - started, error=error)
         finally:
             with self.gate:
@@ -341,12 +342,16 @@ def _secrets(unit: Unit) -> list[Secret]:
     return [Secret(v) for v in values if isinstance(v, str | Secret) and v]
 
 
-def _message(exc: Exception, secrets: list[Secret]) -> str:
-    """One line for the report: audframe's own message, or what a bug raised."""
+def _message(exc: Exception, secrets: list[Secret], unit: Unit) -> str:
+    """One line for the report: audframe's own message, or what a bug raised; for refused
+    credentials, where in the config they came from (the loader's hint names its variables)."""
     if isinstance(exc, AudframeError | Warning):
         text = str(exc)
     else:
         text = f"{type(exc).__name__}: {exc} (a bug in audframe: please report it)"
+    if isinstance(exc, AuthError) and unit.account.references:
+        given = ", ".join(f"{k} = {v}" for k, v in unit.account.references.items())
+        text += f" [in the fleet config, {unit.account.label}: {given}]"
     return printable(redact(text, secrets))
 
 
