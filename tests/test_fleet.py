@@ -433,3 +433,29 @@ def test_a_staging_directory_removed_by_another_writer_is_not_an_error(tmp_path,
         df = af.load_thrive_audiences(**sb.thrive_kwargs(), progress=False)
     assert af.to_parquet(df, tmp_path / "lake")
     assert len(af.read_lake(tmp_path / "lake", "thrive/audiences")) == len(df)
+
+
+# ---- partial loads --------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore::audframe.TotalMismatchWarning")
+def test_a_short_load_is_written_only_where_its_account_allows_partial(tmp_path, monkeypatch):
+    with Sandbox(tenants=3, tenant_faults={0: "short", 1: "short"}) as sb:
+        text, environ = fleet_config(sb, max_retries=0)
+        # The first tenant's table asks for short snapshots; the second's does not. Pages of
+        # 50: a short last page is where a load ends short (a full one is read past).
+        text = text.replace("[[thrive]]\n", "[[thrive]]\nallow_partial = true\n", 1)
+        text = text.replace("[defaults]\n", "[defaults.thrive]\nper_page = 50\n\n[defaults]\n")
+        config = tmp_path / "fleet.toml"
+        config.write_text(text, encoding="utf-8")
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        report = af.run_fleet(config, tmp_path / "lake", snapshot_date=DAY, progress=False)
+    status = dict(zip(report["partition_id"], report["status"], strict=True))
+    allowed, refused, whole = sb.thrive_tenants
+    assert status == {allowed: "partial", refused: "failed", whole: "landed"}
+    error = report.set_index("partition_id").loc[refused, "error"]
+    assert "fewer than the server reported" in error
+    assert "allow_partial = true" in error
+    lake = af.read_lake(tmp_path / "lake", "thrive/audiences")
+    assert set(lake["tenant_id"]) == {allowed, whole}

@@ -25,6 +25,8 @@ FleetFault = Literal[
     "bad_secret",  # the account's credentials are refused: 401
     "down",  # every request: 503, no Retry-After
     "hostile",  # status 200 with an HTML page where JSON belongs (a proxy, a captive portal)
+    "short",  # Thrive: the count says 10 more records than it serves (read in pages smaller
+    # than the tenant, a partial load; one page that holds all is read past, and fails)
 ]
 FLEET_FAULTS: Final[tuple[FleetFault, ...]] = get_args(FleetFault)
 
@@ -43,7 +45,8 @@ def fleet_faults(faults: Mapping[int, str], count: int, what: str) -> dict[int, 
 
 def fault_answer(fault: FleetFault | None) -> Response | None:
     """What a faulted account's request gets instead of its answer (None: the real answer;
-    ``bad_secret`` is the API's own 401, so it is answered there)."""
+    ``bad_secret`` is the API's own 401 and ``short`` its own count, so each API answers them;
+    an API with no count serves a ``short`` account as it is)."""
     if fault == "down":
         return error(503, "The service is down for maintenance")
     if fault == "hostile":

@@ -71,8 +71,8 @@ class ThriveApi:
         tenants: serve this many more tenants, a fleet (``sb.fleet_accounts()``): tenant ``i``
             is ``eu-west-2_Fleet{i:04d}``, with its own API secret (HTTP Basic) and the first
             40 to 400 sample records (how many drawn from the seed).
-        tenant_faults: fleet tenant index (from 0) -> ``bad_secret``, ``down`` or ``hostile``
-            (see :mod:`.fleet`).
+        tenant_faults: fleet tenant index (from 0) -> ``bad_secret``, ``down``, ``hostile`` or
+            ``short`` (see :mod:`.fleet`).
     """
 
     name: Final = "thrive"
@@ -297,7 +297,7 @@ class ThriveApi:
         given = basic(headers.get("Authorization")) or ("", "")
         if tenant.fault == "bad_secret" or not same(given[1], tenant.api_secret):
             return error(401, "Invalid tenant id or API secret")
-        return self._page(params, tenant.records)
+        return self._page(params, tenant.records, 10 if tenant.fault == "short" else 0)
 
     def _audiences(self, params: dict[str, str], headers: Headers) -> Response:
         """One page: ``page`` from 1; ``perPage`` (1..1000) or else ``limit`` (1..100)."""
@@ -306,8 +306,11 @@ class ThriveApi:
             return refused
         return self._page(params, None)
 
-    def _page(self, params: dict[str, str], records: tuple[Record, ...] | None) -> Response:
-        """One page of ``records`` (None: the sample tenant's, as churn leaves them)."""
+    def _page(
+        self, params: dict[str, str], records: tuple[Record, ...] | None, unserved: int = 0
+    ) -> Response:
+        """One page of ``records`` (None: the sample tenant's, as churn leaves them); the
+        count claims ``unserved`` records more than there are."""
         problems: dict[str, str] = {}
         sizes: dict[str, int | None] = {}
         for name, high in (("page", 1_000_000), ("perPage", 1000), ("limit", 100)):
@@ -330,7 +333,7 @@ class ThriveApi:
             if flag is not None:
                 wanted = flag.lower() == "true"
                 rows = [r for r in rows if r.get("apiControlled") is wanted]
-            total = len(rows)
+            total = len(rows) + unserved
             results = rows[(page - 1) * per_page : page * per_page]
         pagination = {
             "totalResults": total,
