@@ -201,14 +201,11 @@ def test_one_failing_account_fails_alone_and_keeps_its_snapshot(tmp_path):
         assert secret.encode() not in lake_bytes
 
 
-def test_run_fleet_returns_one_row_per_unit_with_rows_per_table(tmp_path, sandbox):
+def test_run_fleet_returns_one_row_per_unit_with_rows_per_table(tmp_path, sandbox, monkeypatch):
     config, environ = _fleet(sandbox, tmp_path)
-    os.environ.update(environ)
-    try:
-        report = run_fleet(config, tmp_path / "lake", snapshot_date=DAY, progress=False)
-    finally:
-        for name in environ:
-            os.environ.pop(name)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    report = af.run_fleet(config, tmp_path / "lake", snapshot_date=DAY, progress=False)
     assert list(report.columns) == [
         "source", "name", "account", "partition_id", "status",
         "rows_audiences", "rows_variants", "rows_conditions", "rows_tags", "seconds", "error",
@@ -357,18 +354,15 @@ def test_audit_expect_with_a_bad_config_is_exit_2(tmp_path):
 # ---- bounded --------------------------------------------------------------------------------
 
 
-def test_max_accounts_bounds_the_connections_at_the_sandbox(tmp_path):
+def test_max_accounts_bounds_the_connections_at_the_sandbox(tmp_path, monkeypatch):
     with Sandbox(tenants=6, accounts=4, latency_ms=20) as sb:
         text, environ = fleet_config(sb, max_accounts=2, max_workers=2)
         config = tmp_path / "fleet.toml"
         # Small pages: each tenant is several pages, fetched max_workers at once.
         config.write_text(text.replace("[[thrive]]", "[[thrive]]\nper_page = 20"), encoding="utf-8")
-        os.environ.update(environ)
-        try:
-            report = run_fleet(config, tmp_path / "lake", progress=False)
-        finally:
-            for name in environ:
-                os.environ.pop(name)
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        report = run_fleet(config, tmp_path / "lake", progress=False)
         assert (report["status"] == "landed").all()
         assert 1 <= sb.peak_in_flight <= 2 * 2
         assert sb.request_counts["/rest/v1/audiences"] > 6 * 2
