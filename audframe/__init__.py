@@ -22,6 +22,7 @@ from .errors import (
     ResponseError,
     StorageError,
 )
+from .fleet import run_fleet
 from .lake import list_snapshots, read_lake, to_parquet
 from .sources.thrive import TotalMismatchWarning, load_thrive_audiences, normalize_thrive
 from .sources.unless import UnlessAudiences, load_unless_audiences, normalize_unless
@@ -46,5 +47,6 @@ __all__ = [
     "normalize_thrive",
     "normalize_unless",
     "read_lake",
+    "run_fleet",
     "to_parquet",
 ]

@@ -215,10 +215,18 @@ def _report(
     print(json.dumps(summary))
 
 
+def _fleet(args: argparse.Namespace) -> int:
+    from audframe.fleet.command import main as fleet
+
+    return fleet(args, _lake_options(args))
+
+
 def _audit(args: argparse.Namespace) -> int:
     from audframe.audit import run_audit
 
-    return run_audit(args.root, date=args.date, html=args.html, fail_on=args.fail_on)
+    return run_audit(
+        args.root, date=args.date, html=args.html, fail_on=args.fail_on, expect=args.expect
+    )
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -271,6 +279,21 @@ def _parser() -> argparse.ArgumentParser:
         _http_arguments(command)
         command.set_defaults(run=functools.partial(_fetch, source))
 
+    fleet = sub.add_parser(
+        "fleet",
+        parents=[common],
+        help="every tenant and website of a fleet config, into one lake; shardable",
+        description="Load every account a TOML fleet config lists (secrets by env: or file: "
+        "reference only) and land each tenant or website in the lake; one JSON line each as it "
+        "finishes, then a summary line. Exit 3 when any failed (the others still land).",
+    )
+    fleet.add_argument("config", help="the fleet config, a TOML file")
+    _lake_arguments(fleet)
+    from .fleet.command import arguments as fleet_arguments
+
+    fleet_arguments(fleet)
+    fleet.set_defaults(run=_fleet)
+
     audit = sub.add_parser(
         "audit",
         parents=[_verbose("each table it reads from the lake (it sends no request)")],
@@ -285,6 +308,12 @@ def _parser() -> argparse.ArgumentParser:
         "--fail-on",
         choices=["error", "warning", "info"],
         help="exit 1 when a finding is at or above this severity",
+    )
+    audit.add_argument(
+        "--expect",
+        metavar="CONFIG",
+        help="a fleet config: report every tenant or website it lists whose snapshot is "
+        "missing or older than the lake's newest, and show one row per account",
     )
     audit.set_defaults(run=_audit)
 

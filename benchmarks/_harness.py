@@ -7,6 +7,7 @@ first call's peak resident memory above where that call started. Figures are pri
 ratios against a baseline measured in the same run: the machines are shared and noisy, so
 :func:`interleaved` runs the two sides turn about, and a burst of noise slows both alike.
 
+:func:`serving` runs a server (the sandbox) in a process of its own.
 :func:`run_child` is the fresh process for anything else (a load through the sandbox): it
 calls ``module.function(*args)`` there and returns the dict that function returned;
 :func:`peak_start` and :func:`peak_since` measure memory inside it. :func:`table` prints the
@@ -17,6 +18,7 @@ figures as a Markdown table, :func:`against` the ratio with its goal beside it;
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import json
@@ -25,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,33 @@ def run_child(module: str, function: str, *args: str) -> dict[str, Any]:
         raise RuntimeError(f"{module}.{function}{args} failed:\n{out.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
+
+
+@contextlib.contextmanager
+def serving(code: str, *args: str) -> Iterator[Any]:
+    """A server (``python -c code *args``) in a process of its own, so its threads do not take
+    the measured process's GIL. It prints one JSON line once it serves (its URL, credentials)
+    and serves until its stdin closes; yields that line, parsed."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdin is not None
+    assert server.stdout is not None
+    try:
+        line = server.stdout.readline()
+        if not line:
+            raise RuntimeError("the server did not start")
+        yield json.loads(line)
+    finally:
+        server.stdin.close()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def measure(

@@ -35,11 +35,9 @@ import contextlib
 import json
 import math
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -57,6 +55,7 @@ from _harness import (
     peak_start,
     run_child,
     say,
+    serving,
     table,
     write_body,
 )
@@ -92,27 +91,9 @@ def make_root(records: list[dict[str, Any]]) -> Path:
     return root
 
 
-@contextlib.contextmanager
-def sandbox(root: Path) -> Iterator[dict[str, Any]]:
+def sandbox(root: Path) -> contextlib.AbstractContextManager[dict[str, Any]]:
     """The sandbox serving ``root`` in its own process; yields ``thrive_kwargs()``."""
-    server = subprocess.Popen(
-        [sys.executable, "-c", _SERVE, str(root)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = server.stdout.readline()
-        if not line:
-            raise RuntimeError("the sandbox did not start")
-        yield json.loads(line)
-    finally:
-        server.stdin.close()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    return serving(_SERVE, str(root))
 
 
 # ---- what the fresh processes run (strings in, a dict out: see _harness.run_child) -------------

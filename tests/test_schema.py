@@ -39,6 +39,7 @@ def test_public_api_is_sorted_and_complete():
         "read_lake",
         "audit",
         "diff",
+        "run_fleet",
         "AudframeError",
         "UnlessAudiences",
     }

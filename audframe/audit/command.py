@@ -49,19 +49,35 @@ class LakeAudit:
     counts: dict[str, pd.DataFrame]
     history_counts: dict[str, pd.DataFrame]
     changes: pd.DataFrame | None
+    #: With ``--expect CONFIG``: one row per account of the fleet (see audframe.fleet.expect).
+    fleet: pd.DataFrame | None = None
 
 
-def audit_lake(root: str | Path, *, date: str | _dt.date | None = None) -> LakeAudit:
+def audit_lake(
+    root: str | Path,
+    *,
+    date: str | _dt.date | None = None,
+    expect: str | Path | None = None,
+) -> LakeAudit:
     """Read a lake's newest snapshot (or ``date``) of every table, audit, count and diff it.
 
     A snapshot whose tables come from different loads (a writer stopped between its renames)
     is not audited as one: it is a ``<source>_mixed_snapshot`` finding (Unless's
     ``unless_mixed_snapshot``), and is left out of the other checks and of the diff.
 
+    With ``expect`` (a fleet config), every tenant or website it lists whose newest snapshot
+    is missing (``fleet_missing``) or older than the lake's newest (``stale_snapshot``) is a
+    finding too, and ``fleet`` holds one row per account.
+
     Raises:
-        InputError: the lake holds no snapshot, or none on ``date``.
+        InputError: the lake holds no snapshot, or none on ``date``; a bad ``expect`` config.
     """
     from ..lake import list_snapshots, read_lake
+
+    if expect is not None:  # before the lake is read: a bad config is a typo, found at once
+        from ..fleet.config import read_config
+
+        read_config(expect, secrets=False)
 
     root_s = str(root)
     wanted = _date_arg(date)
@@ -135,6 +151,16 @@ def audit_lake(root: str | Path, *, date: str | _dt.date | None = None) -> LakeA
         split_mixed(current, mixed)
         split_mixed(older, mixed)
     changes = diff(older, {n: current[n] for n in older}, tables="all") if older else None
+    fleet = None
+    if expect is not None:
+        from ..fleet.expect import expect_fleet
+
+        expected = expect_fleet(root_s, expect)
+        fleet = expected.accounts
+        if len(expected.findings):
+            findings = pd.concat([findings, expected.findings], ignore_index=True)
+            rank = findings["severity"].map(SEVERITIES.index).astype(int)
+            findings = findings.iloc[rank.argsort(kind="stable")].reset_index(drop=True)
     return LakeAudit(
         root=root_s,
         dates=dates,
@@ -145,6 +171,7 @@ def audit_lake(root: str | Path, *, date: str | _dt.date | None = None) -> LakeA
         counts=counts(current),
         history_counts=counts(history),
         changes=changes,
+        fleet=fleet,
     )
 
 
@@ -180,9 +207,11 @@ def run_audit(
     date: str | _dt.date | None = None,
     html: str | Path | None = None,
     fail_on: str | None = None,
+    expect: str | Path | None = None,
     out: IO[str] | None = None,
 ) -> int:
-    """The body of ``audframe audit ROOT [--date D] [--html FILE] [--fail-on SEVERITY]``.
+    """The body of ``audframe audit ROOT [--date D] [--html FILE] [--fail-on SEVERITY]
+    [--expect CONFIG]``.
 
     Prints counts, findings and what changed since the previous snapshot as plain-text tables
     to ``out`` (``sys.stdout`` by default), and writes the HTML report when ``html`` is given.
@@ -200,7 +229,7 @@ def run_audit(
     threshold = _severity_arg(fail_on)
     if html is not None:  # before the lake is read: a report that cannot be written is a typo
         check_target(str(html), what="the report file", directory=False)
-    result = audit_lake(root, date=date)
+    result = audit_lake(root, date=date, expect=expect)
     out.write(format_text(result))
     if html is not None:
         from .report import write_report
@@ -227,6 +256,8 @@ def format_text(result: LakeAudit) -> str:
             + " ==",
             _table_text(shown.drop(columns="snapshot_date", errors="ignore")),
         ]
+    if result.fleet is not None:
+        lines += ["", f"== fleet: {len(result.fleet)} accounts ==", _table_text(result.fleet)]
     findings = result.findings
     tally = findings["severity"].value_counts()
     summary = ", ".join(f"{int(tally.get(s, 0))} {s}" for s in SEVERITIES)

@@ -78,6 +78,7 @@ def write_report(result: LakeAudit, path: str | Path) -> Path:
         changes=result.changes,
         history=result.history_counts,
         meta=meta,
+        fleet=result.fleet,
     )
     target = Path(path)
     try:
@@ -98,6 +99,7 @@ def render_html(
     history: Mapping[str, pd.DataFrame] | None = None,
     title: str = "audframe audit",
     meta: Mapping[str, str] | None = None,
+    fleet: pd.DataFrame | None = None,
 ) -> str:
     """The report as one HTML document that opens with no network.
 
@@ -109,6 +111,8 @@ def render_html(
             for the state-over-time chart.
         title: the page's title.
         meta: lines for the header (lake, snapshot dates, ...).
+        fleet: one row per account of a fleet config (``audit --expect``): last snapshot,
+            rows, status.
 
     Raises:
         InputError: ``findings`` lacks the audit's columns.
@@ -135,6 +139,8 @@ def render_html(
             for caption, svg in charts
         )
         body.append(_section("Charts", f"<div class=charts>{figures}</div>"))
+    if fleet is not None:
+        body.append(_section(f"Fleet ({len(fleet)} accounts)", _table(fleet, mono={"account"})))
     body.append(_section(f"Findings ({len(findings)})", _findings_table(findings)))
     body.append(_section("Changes since the previous snapshot", _changes(changes)))
     tables = "".join(

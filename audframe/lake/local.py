@@ -34,6 +34,10 @@ _STALE_SECONDS = 3600.0
 _TEMP = re.compile(r"(?P<host>[A-Za-z0-9]{1,40})-(?P<pid>\d+)-[0-9a-f]{32}\.tmp")
 
 
+#: Tries to write a staged file whose staging directory other writers keep removing.
+_STAGING_TRIES = 8
+
+
 def commit_local(root: Path, parts: Sequence[Part]) -> list[str]:
     """Check every partition, stage every file (written, fsynced), then rename each into place.
 
@@ -54,15 +58,16 @@ def commit_local(root: Path, parts: Sequence[Part]) -> list[str]:
             _makedirs(final.parent, created)
             tmp = staging / _temp_name()
             staged.append((tmp, final, part.snapshot))
-            # A concurrent writer may remove the (empty) staging directory: make it, retry once.
-            for attempt in (1, 2):
+            # A concurrent writer may remove the (empty) staging directory: make it, retry.
+            # Many writers of one table at once (a fleet's threads) may do so more than once.
+            for attempt in range(_STAGING_TRIES):
                 _makedirs(staging, created)
                 try:
                     writing = final
                     _write_synced(tmp, part.data)
                     break
                 except FileNotFoundError:
-                    if attempt == 2:
+                    if attempt == _STAGING_TRIES - 1:
                         raise
         for snapshot, files in itertools.groupby(staged, key=lambda s: s[2]):
             group = list(files)
@@ -273,8 +278,11 @@ def _clean_staging(staging: Path) -> None:
         return
     host = _host()
     now = time.time()
-    with os.scandir(staging) as entries:
-        temps = [(e, m) for e in entries if (m := _TEMP.fullmatch(e.name))]
+    try:
+        with os.scandir(staging) as entries:
+            temps = [(e, m) for e in entries if (m := _TEMP.fullmatch(e.name))]
+    except FileNotFoundError:  # another writer of this table removed it, empty, meanwhile
+        return
     for entry, match in temps:
         dead = match["host"] == host and not _alive(int(match["pid"]))
         try:

@@ -104,14 +104,18 @@ class Sandbox:
         verbose: log each request to stderr.
         root: the data directory (default: :func:`data_dir`).
         **options: options of the sources' APIs: Thrive's ``page_size_cap``, ``token_ttl``,
-            ``token_uses`` and ``churn`` (see :class:`~.thrive.ThriveApi`).
+            ``token_uses`` and ``churn`` (see :class:`~.thrive.ThriveApi`); fleets of accounts,
+            each with its own credentials, inventory and fault: Thrive's ``tenants`` and
+            ``tenant_faults``, Unless's ``accounts``, ``websites_per_account`` and
+            ``account_faults`` (see :mod:`.fleet`).
 
     Each API's own names show on the sandbox too, as the README documents them:
     ``sb.thrive_kwargs()``, ``sb.tenant_id``, ``sb.churn`` (Thrive); ``sb.unless_kwargs()``,
     ``sb.website_ids`` (Unless). For any source, :meth:`kwargs` gives its loader's arguments.
 
     Attributes ``latency_ms``, ``profile``, ``down`` and ``churn`` may be changed while running.
-    Counters: ``request_counts`` (by path), ``fault_counts`` (by kind), ``fault_log``
+    Counters: ``request_counts`` (by path), ``peak_in_flight`` (the most requests answered at
+    once: every client's connections in use together), ``fault_counts`` (by kind), ``fault_log``
     (``(key, kind)`` in the order injected) and Thrive's ``churn_log`` (``(change, id)``).
     """
 
@@ -146,6 +150,8 @@ class Sandbox:
         }
 
         self.request_counts: Counter[str] = Counter()
+        self.in_flight = 0  # requests being answered now
+        self.peak_in_flight = 0  # the most at once since the counters were reset
         self.fault_counts: Counter[str] = Counter()
         self.fault_log: list[tuple[str, str]] = []
         self._seen: Counter[str] = Counter()  # sights of each request key
@@ -245,6 +251,7 @@ class Sandbox:
         """Zero the counters and restart the fault schedule (same seed, same faults again)."""
         with self._lock:
             self.request_counts.clear()
+            self.peak_in_flight = self.in_flight
             self.fault_counts.clear()
             self.fault_log.clear()
             self._seen.clear()
@@ -260,6 +267,15 @@ class Sandbox:
         path, query = parts.path, parts.query
         with self._lock:
             self.request_counts[path] += 1
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            self._answer(handler, path, query, body)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, handler: _Handler, path: str, query: str, body: bytes) -> None:
         if self.latency_ms > 0:
             pause(self.latency_ms / 1000)
         if self.down:

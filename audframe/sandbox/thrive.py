@@ -14,7 +14,7 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from ..errors import InputError
+from .fleet import FleetFault, fault_answer, fleet_faults, inventory
 from .wire import Headers, Response, basic, error, json_response, same
 
 if TYPE_CHECKING:
@@ -67,12 +68,26 @@ class ThriveApi:
             way however busy the machine is.
         churn: after each page served, add or delete one record (alternately, at a place drawn
             from the seed), so the total changes while a client pages.
+        tenants: serve this many more tenants, a fleet (``sb.fleet_accounts()``): tenant ``i``
+            is ``eu-west-2_Fleet{i:04d}``, with its own API secret (HTTP Basic) and the first
+            40 to 400 sample records (how many drawn from the seed).
+        tenant_faults: fleet tenant index (from 0) -> ``bad_secret``, ``down``, ``hostile`` or
+            ``short`` (see :mod:`.fleet`).
     """
 
     name: Final = "thrive"
     prefixes: Final = (PREFIX, TOKEN)
     #: The sandbox's keyword arguments this API takes.
-    options: Final = ("page_size_cap", "token_ttl", "token_uses", "churn")
+    options: Final = (
+        "page_size_cap",
+        "token_ttl",
+        "token_uses",
+        "churn",
+        "tenants",
+        "tenant_faults",
+    )
+    #: The options of its fleet accounts that are secrets (:func:`.fleet.fleet_config`).
+    fleet_secrets: Final = ("api_secret",)
     #: Its names that show on the sandbox itself (``sb.tenant_id``), as the README documents.
     exposes: Final = (
         "tenant_id",
@@ -85,6 +100,7 @@ class ThriveApi:
         "token_uses",
         "churn",
         "churn_log",
+        "thrive_tenants",
     )
 
     def __init__(
@@ -96,6 +112,8 @@ class ThriveApi:
         token_ttl: float = 3600.0,
         token_uses: int | None = None,
         churn: bool = False,
+        tenants: int = 0,
+        tenant_faults: Mapping[int, str] | None = None,
     ) -> None:
         if page_size_cap is not None and page_size_cap < 1:
             raise InputError(f"page_size_cap must be at least 1, got {page_size_cap!r}")
@@ -114,6 +132,27 @@ class ThriveApi:
         self._tokens: dict[str, _Token] = {}
         self._churn_rng = random.Random(sandbox.seed)
         self._lock = threading.Lock()
+        faults = fleet_faults(tenant_faults or {}, tenants, "tenant_faults")
+        self._fleet = {
+            f"eu-west-2_Fleet{i:04d}": _Tenant(
+                f"sandbox-thrive-fleet-secret-{i:04d}",
+                tuple(inventory(records, i, sandbox.seed, 40, 400)),
+                faults.get(i),
+            )
+            for i in range(tenants)
+        }
+
+    @property
+    def thrive_tenants(self) -> list[str]:
+        """The fleet's tenant ids, in order."""
+        return list(self._fleet)
+
+    def fleet_accounts(self) -> list[dict[str, Any]]:
+        """One ``[[thrive]]`` table per fleet tenant: its loader's arguments."""
+        return [
+            {"tenant_id": tenant, "api_secret": t.api_secret, "base_url": self.thrive_base_url}
+            for tenant, t in self._fleet.items()
+        ]
 
     # -- what a client needs ----------------------------------------------------------------------
 
@@ -174,6 +213,9 @@ class ThriveApi:
         if path == AUDIENCES:
             if method != "GET":
                 return error(405, f"{method} is not supported by the sandbox")
+            tenant = self._fleet.get((basic(headers.get("Authorization")) or ("", ""))[0])
+            if tenant is not None:
+                return self._fleet_audiences(tenant, params, headers)
             response = self._audiences(params, headers)
             if response.status == 200 and self.churn:
                 # Changed once the page is cut but before it is sent: by the time a client has
@@ -246,11 +288,30 @@ class ThriveApi:
             return error(401, "Invalid tenant id or API secret")
         return None
 
+    def _fleet_audiences(
+        self, tenant: _Tenant, params: dict[str, str], headers: Headers
+    ) -> Response:
+        """A page of a fleet tenant's records: its fault first, then its own secret."""
+        faulted = fault_answer(tenant.fault)
+        if faulted is not None:
+            return faulted
+        given = basic(headers.get("Authorization")) or ("", "")
+        if tenant.fault == "bad_secret" or not same(given[1], tenant.api_secret):
+            return error(401, "Invalid tenant id or API secret")
+        return self._page(params, tenant.records, 10 if tenant.fault == "short" else 0)
+
     def _audiences(self, params: dict[str, str], headers: Headers) -> Response:
         """One page: ``page`` from 1; ``perPage`` (1..1000) or else ``limit`` (1..100)."""
         refused = self._auth(headers)
         if refused is not None:
             return refused
+        return self._page(params, None)
+
+    def _page(
+        self, params: dict[str, str], records: tuple[Record, ...] | None, unserved: int = 0
+    ) -> Response:
+        """One page of ``records`` (None: the sample tenant's, as churn leaves them); the
+        count claims ``unserved`` records more than there are."""
         problems: dict[str, str] = {}
         sizes: dict[str, int | None] = {}
         for name, high in (("page", 1_000_000), ("perPage", 1000), ("limit", 100)):
@@ -269,11 +330,11 @@ class ThriveApi:
         if self.page_size_cap is not None:
             per_page = min(per_page, self.page_size_cap)
         with self._lock:
-            rows = self._records
+            rows: Sequence[Record] = self._records if records is None else records
             if flag is not None:
                 wanted = flag.lower() == "true"
                 rows = [r for r in rows if r.get("apiControlled") is wanted]
-            total = len(rows)
+            total = len(rows) + unserved
             results = rows[(page - 1) * per_page : page * per_page]
         pagination = {
             "totalResults": total,
@@ -310,6 +371,15 @@ class ThriveApi:
                 ]
                 gone = self._records.pop(audiences[rng.randrange(len(audiences))])
                 self.churn_log.append(("deleted", gone["id"]))
+
+
+@dataclass(frozen=True)
+class _Tenant:
+    """A fleet tenant: its secret, its records and its fault."""
+
+    api_secret: str
+    records: tuple[Record, ...]
+    fault: FleetFault | None
 
 
 @functools.cache

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..audit.inputs import Inputs
 
 __all__ = [
+    "Accounts",
     "Card",
     "Chart",
     "Check",
@@ -218,6 +219,33 @@ class Command:
 
 
 @dataclass(frozen=True)
+class Accounts:
+    """How a fleet config (``audframe fleet``) lists a source's accounts, and splits each into
+    units: one per partition, each loaded and written on its own.
+
+    The defaults fit a source whose account is one partition, named by its partition key, with
+    every credential needed (Acme's shop).
+
+    Attributes:
+        key: the loader option that names an account in reports (``account_id``); default
+            the partition key: an account is one partition.
+        partitions: the config key that lists an account's partitions (``website_ids``), each
+            loaded as one unit with the partition key set to it; None: the partition key
+            names the account's one partition.
+        credentials: the sets of credentials an account may give, one complete set needed
+            (``(("api_secret",), ("client_id", "client_secret"))``); empty: every credential
+            but the partition key.
+        plain: secret credentials a config may give as plain values (an Unless user email,
+            masked in messages but no key); every other one is a reference only.
+    """
+
+    key: str | None = None
+    partitions: str | None = None
+    credentials: tuple[tuple[str, ...], ...] = ()
+    plain: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Source:
     """Everything generic code needs to know about one source.
 
@@ -238,6 +266,7 @@ class Source:
         command: its subcommand.
         credentials: the loader options that may come from the environment.
         sandbox: the module of its API in the sandbox (``audframe.sandbox.thrive``).
+        accounts: how a fleet config lists its accounts (:class:`Accounts`).
     """
 
     name: str
@@ -255,6 +284,7 @@ class Source:
     command: Command
     credentials: tuple[Credential, ...]
     sandbox: str
+    accounts: Accounts = Accounts()
 
     @property
     def keyed(self) -> bool:

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from ..base import Card, Chart, Partition, Report, Source, Trend
+from ..base import Accounts, Card, Chart, Partition, Report, Source, Trend
 from .checks import CHECKS
 from .cli import COMMAND
 from .counts import counts
@@ -54,4 +54,6 @@ SOURCE = Source(
     command=COMMAND,
     credentials=(TENANT_ID, API_SECRET, CLIENT_ID, CLIENT_SECRET, BASE_URL_ENV),
     sandbox="audframe.sandbox.thrive",
+    # A tenant is an account; Basic or OAuth2, whichever the account gives whole.
+    accounts=Accounts(credentials=((API_SECRET.option,), (CLIENT_ID.option, CLIENT_SECRET.option))),
 )

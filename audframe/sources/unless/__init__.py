@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from ..base import Card, Chart, Partition, Report, Source, Trend
+from ..base import Accounts, Card, Chart, Partition, Report, Source, Trend
 from .checks import CHECKS
 from .cli import COMMAND
 from .columns import UnlessAudiences
@@ -67,4 +67,6 @@ SOURCE = Source(
     command=COMMAND,
     credentials=(API_KEY, USER_EMAIL, ACCOUNT_ID, WEBSITE_ID, BASE_URL_ENV),
     sandbox="audframe.sandbox.unless",
+    # An account lists its websites; each is a unit of its own (one 403 fails only its website).
+    accounts=Accounts(key=ACCOUNT_ID.option, partitions="website_ids", plain=(USER_EMAIL.option,)),
 )
