@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -116,12 +116,14 @@ class HttpClient:
         parse: Callable[[bytes], T],
         context: str | None = None,
         label: str | None = None,
+        before_retry: Callable[[], object] | None = None,
     ) -> T:
         """GET ``base_url + path`` with auth, retried until ``parse`` accepts the body.
 
         ``context`` names what the URL does not show (``website W`` when it is in a header),
         so an error says which of several calls failed; ``label`` names the request in status
-        lines (``page 3``), by default ``context``.
+        lines (``page 3``), by default ``context``. ``before_retry`` is called before each
+        retry's wait: it may wait for something else, or raise to retry no more.
         """
         return self.request(
             "GET",
@@ -132,6 +134,7 @@ class HttpClient:
             auth=True,
             context=context,
             label=label,
+            before_retry=before_retry,
         )
 
     def request(
@@ -147,6 +150,7 @@ class HttpClient:
         hint: str | None = None,
         context: str | None = None,
         label: str | None = None,
+        before_retry: Callable[[], object] | None = None,
     ) -> T:
         """One request with retries. ``auth=False`` sends only ``headers`` (token requests)."""
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
@@ -186,6 +190,8 @@ class HttpClient:
                 retries = min(retries, failure.retries)
             if attempt >= retries:
                 raise self._gave_up(endpoint, status, failure, attempt + 1)
+            if before_retry is not None:
+                before_retry()
             retry_after = outcome.retry_after if isinstance(outcome, Response) else None
             wait = self.retry.delay(attempt, retry_after)
             log.info("%s: %s; retry %d in %.2fs", endpoint, failure.problem, attempt + 1, wait)
@@ -202,10 +208,21 @@ class HttpClient:
         items = list(items)
         if self.max_workers == 1 or len(items) <= 1:
             return [fn(item) for item in items]
+        with self.pool() as submit:
+            futures = [submit(fn, item) for item in items]
+            return [future.result() for future in futures]
+
+    @contextmanager
+    def pool(self) -> Iterator[Callable[..., Future[Any]]]:
+        """``submit(fn, *args)``: calls run up to ``max_workers`` at once, in the order given.
+
+        For a caller that takes results as they come (``future.result()``) and submits more
+        meanwhile. An error or Ctrl-C inside the block stops the rest, as in :meth:`map`; a call
+        whose result is never asked for fails nothing.
+        """
         pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix=f"audframe-{self.source}")
         try:
-            futures = [pool.submit(fn, item) for item in items]
-            return [future.result() for future in futures]
+            yield pool.submit
         except BaseException:
             # On an error or Ctrl-C, calls under way stop at their next retry wait (which
             # ends at once) instead of sleeping out their backoff; a request in flight still
