@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from typing import Literal
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import requests
 
 from ..._extra import ExtraColumns, compile_extra_columns
@@ -197,10 +195,9 @@ def load_thrive_audiences(
         joined = _fetch_pages(client, per_page, api_controlled, extra, progress, max_pages)
 
     df = joined.frame()
-    duplicate_ids = []
-    if _may_repeat(df["id"]):
-        duplicated = df["id"].duplicated() & df["id"].notna()
-        duplicate_ids = sorted(set(df.loc[duplicated, "id"]))
+    duplicated = df["id"].duplicated() & df["id"].notna()
+    duplicate_ids = sorted(set(df.loc[duplicated, "id"]))
+    if duplicate_ids:
         df = df.loc[~duplicated].reset_index(drop=True)
     assert joined.first is not None
     total = total_results(joined.first)
@@ -342,16 +339,6 @@ class Joined:
         assert self.first is not None
         self._frames.append(frame(self._pending or [self.first], self.extra))
         self._pending = []
-
-
-def _may_repeat(ids: pd.Series) -> bool:
-    """Whether ``ids`` may hold an id twice: counted by Arrow, without a Python object per id."""
-    try:
-        array = pa.array(ids.array)
-    except (TypeError, pa.ArrowException):
-        return True
-    distinct = pc.count_distinct(array, mode="only_valid").as_py()
-    return bool(distinct != len(array) - array.null_count)
 
 
 # ---- settings -----------------------------------------------------------------------------------
