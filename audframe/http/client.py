@@ -212,6 +212,11 @@ class HttpClient:
             futures = [submit(fn, item) for item in items]
             return [future.result() for future in futures]
 
+    def sign_in(self) -> None:
+        """Get what the auth needs (an OAuth2 token) before requests go out at once: they then
+        share one token, and a token endpoint that refuses costs one request, not one each."""
+        self.auth.headers(self)
+
     @contextmanager
     def pool(self) -> Iterator[Callable[..., Future[Any]]]:
         """``submit(fn, *args)``: calls run up to ``max_workers`` at once, in the order given.

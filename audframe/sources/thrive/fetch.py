@@ -266,6 +266,7 @@ def _fetch_pages(
         finally:
             pager.first_read(page)
 
+    client.sign_in()
     with client.pool() as submit:
         # A full first round: pages past the end come back empty, at most max_workers - 1.
         round_end = min(client.max_workers, max_pages)
