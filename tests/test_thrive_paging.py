@@ -167,3 +167,31 @@ def test_a_server_that_is_down_gets_page_1s_retries_alone(thrive_env, waits):
         server.close()
     assert sorted(int(r.query["page"]) for r in server.requests) == [1, 1, 1, 1, 2, 3, 4]
     assert len(waits) == 3
+
+
+def test_a_first_round_page_past_the_end_that_fails_is_not_retried(thrive_env, waits):
+    # A server that fails the pages past its end (503) costs the load one try of each: they
+    # were sent on a guess, and the read never needs them.
+    first_round = FirstRound()
+    records = [record(i) for i in range(4)]
+
+    def two_pages(conn: socket.socket, request: Request) -> bool:
+        page = int(request.query["page"])
+        first_round(page)
+        if page > 2:
+            conn.sendall(response(503, b"busy", reason="Service Unavailable"))
+        else:
+            pagination = {"totalResults": 4, "totalPages": 2, "perPage": 2}
+            conn.sendall(
+                response(200, {"results": paged(records, 2)(page), "pagination": pagination})
+            )
+        return True
+
+    server = RawServer(two_pages)
+    try:
+        df = _load(server, max_retries=3)
+    finally:
+        server.close()
+    assert df["id"].tolist() == [r["id"] for r in records]
+    assert sorted(int(r.query["page"]) for r in server.requests) == [1, 2, 3, 4]
+    assert waits == []

@@ -245,7 +245,7 @@ def _fetch_pages(
                 params,
                 parse=lambda body: check(number, parse_page(body, keep_raw=extra is not None)),
                 label=f"page {number}",
-                before_retry=pager.await_first if beside_first else None,
+                before_retry=(lambda: pager.retry_beside_first(number)) if beside_first else None,
             )
         except ResponseError as exc:
             fault = pager.faults.get(number)
@@ -289,13 +289,13 @@ def _fetch_pages(
         while pager.more(joined.pages, joined.rows, joined.last):
             number = joined.pages + 1
             early = futures.pop(number, None)
-            if early is None:
-                page = fetch(number)
-            else:
+            if early is not None and early.exception() is None:
                 try:
                     page = pager.check(number, early.result())
                 except ValueError:  # what the worker would have retried: fetched again
                     page = fetch(number)
+            else:  # not sent yet, or tried once beside page 1 and failed
+                page = fetch(number)
             if not len(page):
                 break
             joined.add(page)

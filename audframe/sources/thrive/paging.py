@@ -81,6 +81,21 @@ class Pager:
             )
         return self.first
 
+    def retry_beside_first(self, number: int) -> None:
+        """Before a page fetched beside page 1 is retried: wait for page 1, and retry only a
+        page the read takes for sure (one of ``totalPages``, after a page 1 with rows).
+
+        A page past them was sent on a guess: a server that fails it is not waited on, and
+        the read fetches it again if it goes on that far.
+        """
+        first = self.await_first()
+        if not len(first) or number > self.pages:
+            raise PaginationError(
+                f"page {number} is past the {self.pages} pages the server reported; "
+                "not retried before it is needed",
+                endpoint=self.endpoint,
+            )
+
     def check_beside_first(self, number: int, page: Page) -> Page:
         """:meth:`check` for a page fetched beside page 1, once page 1 has said what to expect.
 
