@@ -508,7 +508,7 @@ def test_plain_http_to_loopback_is_allowed(requests_mock, url):
     requests_mock.get(url + "/audiences", json=PAGE)
     df = af.load_thrive_audiences(TENANT, SECRET, base_url=url, progress=False)
     assert len(df) == 0
-    assert requests_mock.call_count == 1
+    assert requests_mock.call_count >= 1  # sent (with the first round's other pages)
 
 
 @pytest.mark.parametrize("source", ["thrive", "unless"], ids=["thrive", "unless"])

@@ -35,7 +35,9 @@ def test_pages_are_read_whole_and_in_order(requests_mock, thrive_env, thrive_rec
     df = _load(per_page=per_page)
     assert df["id"].tolist() == [r["id"] for r in thrive_records]
     pages = -(-len(thrive_records) // per_page)
-    assert requests_mock.call_count == pages
+    # Pages 1 to max_workers (4) go at once: up to 3 past the end come back empty (or are
+    # never sent, when the load is over before a thread takes them).
+    assert pages <= requests_mock.call_count <= max(pages, 4)
     assert df.attrs["total_results"] == len(thrive_records)
     assert df.attrs["pages"] == pages
 
@@ -58,7 +60,7 @@ def test_server_whose_total_pages_counts_the_asked_size_is_read_past_it(
     )
     df = _load(per_page=1000)
     assert len(df) == len(thrive_records)
-    assert requests_mock.call_count == 3
+    assert requests_mock.call_count in (3, 4)  # 3 pages of rows, 1 empty of the first round
 
 
 def _serve(
@@ -194,7 +196,7 @@ def test_lying_totals_with_fresh_ids_end_quickly(requests_mock, thrive_env):
     )
     with pytest.raises(PaginationError, match="the pages do not end"):
         _load(per_page=5)
-    assert requests_mock.call_count == 3
+    assert requests_mock.call_count in (3, 4)  # 3 read; the 4th of the first round is not
 
 
 def test_pages_alternating_between_two_id_sets_end_quickly(requests_mock, thrive_env):
@@ -204,7 +206,7 @@ def test_pages_alternating_between_two_id_sets_end_quickly(requests_mock, thrive
     )
     with pytest.raises(PaginationError, match="page 3 repeats page 1"):
         _load(per_page=10)
-    assert requests_mock.call_count == 3
+    assert requests_mock.call_count in (3, 4)  # the first round, pages 1 to max_workers
 
 
 def test_reading_past_total_pages_stops_at_max_pages(requests_mock, thrive_env):

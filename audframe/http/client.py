@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import copy_context
 from typing import Any, Literal, TypeVar
@@ -118,12 +118,14 @@ class HttpClient:
         parse: Callable[[bytes], T],
         context: str | None = None,
         label: str | None = None,
+        before_retry: Callable[[], object] | None = None,
     ) -> T:
         """GET ``base_url + path`` with auth, retried until ``parse`` accepts the body.
 
         ``context`` names what the URL does not show (``website W`` when it is in a header),
         so an error says which of several calls failed; ``label`` names the request in status
-        lines (``page 3``), by default ``context``.
+        lines (``page 3``), by default ``context``. ``before_retry`` is called before each
+        retry's wait: it may wait for something else, or raise to retry no more.
         """
         return self.request(
             "GET",
@@ -134,6 +136,7 @@ class HttpClient:
             auth=True,
             context=context,
             label=label,
+            before_retry=before_retry,
         )
 
     def request(
@@ -149,6 +152,7 @@ class HttpClient:
         hint: str | None = None,
         context: str | None = None,
         label: str | None = None,
+        before_retry: Callable[[], object] | None = None,
     ) -> T:
         """One request with retries. ``auth=False`` sends only ``headers`` (token requests)."""
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
@@ -188,6 +192,8 @@ class HttpClient:
                 retries = min(retries, failure.retries)
             if attempt >= retries:
                 raise self._gave_up(endpoint, status, failure, attempt + 1)
+            if before_retry is not None:
+                before_retry()
             retry_after = outcome.retry_after if isinstance(outcome, Response) else None
             wait = self.retry.delay(attempt, retry_after)
             log.info("%s: %s; retry %d in %.2fs", endpoint, failure.problem, attempt + 1, wait)
@@ -204,12 +210,31 @@ class HttpClient:
         items = list(items)
         if self.max_workers == 1 or len(items) <= 1:
             return [fn(item) for item in items]
+        with self.pool() as submit:
+            futures = [submit(fn, item) for item in items]
+            return [future.result() for future in futures]
+
+    def sign_in(self) -> None:
+        """Get what the auth needs (an OAuth2 token) before requests go out at once: they then
+        share one token, and a token endpoint that refuses costs one request, not one each."""
+        self.auth.headers(self)
+
+    @contextmanager
+    def pool(self) -> Iterator[Callable[..., Future[Any]]]:
+        """``submit(fn, *args)``: calls run up to ``max_workers`` at once, in the order given.
+
+        For a caller that takes results as they come (``future.result()``) and submits more
+        meanwhile. An error or Ctrl-C inside the block stops the rest, as in :meth:`map`; a call
+        whose result is never asked for fails nothing.
+        """
         pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix=f"audframe-{self.source}")
         try:
-            # Each call in a copy of this thread's context: messages speak the caller's
-            # language (flags or keywords, audframe._options) from the pool's threads too.
-            futures = [pool.submit(copy_context().run, fn, item) for item in items]
-            return [future.result() for future in futures]
+            # Each call in a copy of the submitting thread's context: messages speak the
+            # caller's language (flags or keywords, audframe._options) from the pool too.
+            def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+                return pool.submit(copy_context().run, fn, *args, **kwargs)
+
+            yield submit
         except BaseException:
             # On an error or Ctrl-C, calls under way stop at their next retry wait (which
             # ends at once) instead of sleeping out their backoff; a request in flight still

@@ -2,8 +2,9 @@
 
 Three stages that never mix: :func:`load_thrive_audiences` fetches the pages (checked by
 :class:`~.paging.Pager`), :func:`~.normalize.parse_page` turns each page body into typed
-columns (the same function :func:`~.normalize.normalize_thrive` uses), and
-:func:`~.normalize.frame` makes them the table's DataFrame.
+columns in the worker that fetched it (the same function :func:`~.normalize.normalize_thrive`
+uses), and :func:`~.normalize.frame` makes them the table's DataFrame, a batch of pages at a
+time while later pages are fetched (:class:`Joined`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Literal
 import pandas as pd
 import requests
 
-from ..._extra import compile_extra_columns
+from ..._extra import ExtraColumns, compile_extra_columns
 from ..._ids import partition_id
 from ..._options import offered, option
 from ..._progress import progress_bar
@@ -64,6 +65,8 @@ MAX_PER_PAGE = 1000
 #: Pages read at most (``max_pages=`` raises it): 10 million audiences at 1,000 a page. A server
 #: that says more, or keeps serving pages past this, is in a loop.
 MAX_PAGES = 10_000
+#: Rows joined into the table at once while later pages are fetched (:class:`Joined`).
+BATCH_ROWS = 16_000
 
 _AUTH_HINT = (
     "check THRIVE_TENANT_ID and THRIVE_API_SECRET (or THRIVE_CLIENT_ID / THRIVE_CLIENT_SECRET), "
@@ -96,11 +99,12 @@ def load_thrive_audiences(
 ) -> pd.DataFrame:
     """Every audience and structure of a Thrive tenant, as one tidy DataFrame.
 
-    Page 1 comes first; pages 2 to ``totalPages`` then come ``max_workers`` at a time and land
-    in page order. What the server says is trusted over arithmetic: a server that serves fewer
-    rows per page than asked is still read whole, past ``totalPages`` if need be. A page that
-    contradicts what the server said (empty, or short, where rows should be) is retried like a
-    5xx; a page that repeats another, or pages that never end, fail the load.
+    Pages 1 to ``max_workers`` go at once, then the rest to ``totalPages``, ``max_workers`` at
+    a time, landing in page order (a tenant of fewer pages costs up to ``max_workers - 1``
+    requests that come back empty). What the server says is trusted over arithmetic: a server
+    that serves fewer rows per page than asked is still read whole, past ``totalPages`` if need
+    be. A page that contradicts what the server said (empty, or short, where rows should be) is
+    retried like a 5xx; a page that repeats another, or pages that never end, fail the load.
 
     A record and the row it becomes (trimmed)::
 
@@ -130,7 +134,7 @@ def load_thrive_audiences(
         credentials_in_body: send the OAuth2 client id and secret in the form, not Basic.
         api_controlled: only API-controlled (True) or only UI-made (False); None for all.
         per_page: rows asked per page, 1 to 1000.
-        max_workers: pages fetched at once after the first.
+        max_workers: pages fetched at once, the first round included.
         timeout: seconds each try of a request has for the whole response, headers and body.
         max_retries: retries for 429, 5xx, connection errors, timeouts and bodies cut short.
         max_body_bytes: the most one page may hold once decompressed (default 1 GiB).
@@ -199,16 +203,15 @@ def load_thrive_audiences(
         max_body_bytes=max_body_bytes,
         session=session,
     ) as client:
-        pages = _fetch_pages(
-            client, per_page, api_controlled, extra is not None, progress, max_pages
-        )
+        joined = _fetch_pages(client, per_page, api_controlled, extra, progress, max_pages)
 
-    df = frame(pages, extra)
+    df = joined.frame()
     duplicated = df["id"].duplicated() & df["id"].notna()
     duplicate_ids = sorted(set(df.loc[duplicated, "id"]))
     if duplicate_ids:
         df = df.loc[~duplicated].reset_index(drop=True)
-    total = total_results(pages[0])
+    assert joined.first is not None
+    total = total_results(joined.first)
     df.attrs.update(
         source="thrive",
         fetched_at=fetched_at,
@@ -217,7 +220,7 @@ def load_thrive_audiences(
         base_url=client.base_url,
         api_controlled=api_controlled,
         total_results=total,
-        pages=len(pages),
+        pages=joined.pages,
         duplicate_ids=duplicate_ids,
         partial=total is not None and len(df) < total,
     )
@@ -230,25 +233,30 @@ def _fetch_pages(
     client: HttpClient,
     per_page: int,
     api_controlled: bool | None,
-    keep_raw: bool,
+    extra: ExtraColumns | None,
     progress: bool | None,
     max_pages: int,
-) -> list[Page]:
-    """Page 1, then 2..totalPages in parallel, then on while the server says there is more.
+) -> Joined:
+    """Pages 1 to ``max_workers`` at once, then on to ``totalPages``, then on while the server
+    says there is more; joined into the table a batch at a time while the next are fetched.
 
-    Every page is checked as it is parsed (:meth:`Pager.check`), so a page that contradicts
-    page 1 is retried like a 5xx; one that still does after the retries fails the load.
+    Each worker parses and checks the page it fetched (:meth:`Pager.check`), so its body
+    never leaves it and a page that contradicts page 1 is retried like a 5xx; one that still
+    does after the retries fails the load.
     """
     pager = Pager(f"GET {client.base_url}{PATH}", per_page, max_pages)
+    joined = Joined(extra)
 
-    def fetch(number: int) -> Page:
+    def fetch(number: int, *, beside_first: bool = False) -> Page:
         params = {"page": number, "perPage": per_page, "apiControlled": api_controlled}
+        check = pager.check_beside_first if beside_first else pager.check
         try:
             return client.get(
                 PATH,
                 params,
-                parse=lambda body: pager.check(number, parse_page(body, keep_raw=keep_raw)),
+                parse=lambda body: check(number, parse_page(body, keep_raw=extra is not None)),
                 label=f"page {number}",
+                before_retry=(lambda: pager.retry_beside_first(number)) if beside_first else None,
             )
         except ResponseError as exc:
             fault = pager.faults.get(number)
@@ -261,19 +269,88 @@ def _fetch_pages(
                 hint="the server's paging is broken; try again later, or report it to Thrive",
             ) from None
 
-    first = fetch(1)
-    with progress_bar(pager.pages, "Thrive audiences", progress) as bar:
-        bar.update(1)
-
-        def fetch_counted(number: int) -> Page:
-            page = fetch(number)
-            bar.update(1)
+    def fetch_first() -> Page:
+        page = None
+        try:
+            page = fetch(1)
             return page
+        finally:
+            pager.first_read(page)
 
-        pages = [first]
-        if len(first):
-            pages += client.map(fetch_counted, range(2, pager.pages + 1))
-    return pager.read_past_total(fetch, pages)
+    client.sign_in()
+    with client.pool() as submit:
+        # A full first round: pages past the end come back empty, at most max_workers - 1.
+        round_end = min(client.max_workers, max_pages)
+        futures = {1: submit(fetch_first)}
+        for number in range(2, round_end + 1):
+            futures[number] = submit(fetch, number, beside_first=True)
+        first = futures.pop(1).result()
+        joined.add(first)
+        if not len(first):
+            return joined
+        last = pager.pages
+        for number in range(round_end + 1, last + 1):
+            futures[number] = submit(fetch, number)
+        with progress_bar(last, "Thrive audiences", progress) as bar:
+            bar.update(1)
+            for number in range(2, last + 1):
+                joined.add(futures.pop(number).result())
+                bar.update(1)
+        # Past totalPages, one page at a time: its pages fetched beside page 1 are checked now.
+        while pager.more(joined.pages, joined.rows, joined.last):
+            number = joined.pages + 1
+            early = futures.pop(number, None)
+            if early is not None and early.exception() is None:
+                try:
+                    page = pager.check(number, early.result())
+                except ValueError:  # what the worker would have retried: fetched again
+                    page = fetch(number)
+            else:  # not sent yet, or tried once beside page 1 and failed
+                page = fetch(number)
+            if not len(page):
+                break
+            joined.add(page)
+    return joined
+
+
+class Joined:
+    """The pages read, made into the table's DataFrame a batch at a time as they come.
+
+    A batch of :data:`BATCH_ROWS` rows becomes a DataFrame while the next pages are fetched;
+    :meth:`frame` concatenates the batches (their string columns without a copy). With
+    ``extra_columns``, whose types are inferred over all the rows, the pages are joined at once
+    at the end.
+    """
+
+    def __init__(self, extra: ExtraColumns | None) -> None:
+        self.extra = extra
+        self.pages = self.rows = self.last = 0
+        self.first: Page | None = None
+        self._pending: list[Page] = []
+        self._frames: list[pd.DataFrame] = []
+
+    def add(self, page: Page) -> None:
+        self.first = self.first or page
+        self.pages += 1
+        self.last = len(page)
+        self.rows += self.last
+        if self.last:
+            self._pending.append(page)
+        if self.extra is None and sum(map(len, self._pending)) >= BATCH_ROWS:
+            self._join()
+
+    def frame(self) -> pd.DataFrame:
+        assert self.first is not None
+        if self._pending or not self._frames:
+            self._join()
+        if len(self._frames) == 1:
+            return self._frames[0]
+        return pd.concat(self._frames, ignore_index=True)
+
+    def _join(self) -> None:
+        assert self.first is not None
+        self._frames.append(frame(self._pending or [self.first], self.extra))
+        self._pending = []
 
 
 # ---- settings -----------------------------------------------------------------------------------

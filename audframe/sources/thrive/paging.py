@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import threading
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 from ..._options import option
@@ -35,6 +34,8 @@ class Pager:
         self.faults: dict[int, str | None] = {}  # per page, the last try's fault
         self._ids: dict[tuple[int, int], int] = {}  # a page's ids (hash, count) -> its number
         self._lock = threading.Lock()
+        self.first: Page | None = None
+        self._first_read = threading.Event()
 
     def check(self, number: int, page: Page) -> Page:
         """``page``, or ValueError (retried) where it contradicts what the server said."""
@@ -65,8 +66,51 @@ class Pager:
         self._check_repeat(number, page)
         return page
 
-    def read_past_total(self, fetch: Callable[[int], Page], pages: list[Page]) -> list[Page]:
-        """Go on past ``totalPages`` while full pages still fall short of ``totalResults``.
+    def first_read(self, page: Page | None) -> None:
+        """Page 1 is through (``None``: it failed): the pages fetched beside it may be checked."""
+        self.first = page
+        self._first_read.set()
+
+    def await_first(self) -> Page:
+        """Page 1, once it is through; a page fetched beside it waits here before it is checked
+        or retried, so a server that is down gets page 1's retries alone."""
+        self._first_read.wait()
+        if self.first is None:
+            raise PaginationError(
+                "page 1 failed; the pages fetched beside it are not read",
+                endpoint=self.endpoint,
+            )
+        return self.first
+
+    def retry_beside_first(self, number: int) -> None:
+        """Before a page fetched beside page 1 is retried: wait for page 1, and retry only a
+        page the read takes for sure (one of ``totalPages``, after a page 1 with rows).
+
+        A page past them was sent on a guess: a server that fails it is not waited on, and
+        the read fetches it again if it goes on that far.
+        """
+        first = self.await_first()
+        if not len(first) or number > self.pages:
+            raise PaginationError(
+                f"page {number} is past the {self.pages} pages the server reported; "
+                "not retried before it is needed",
+                endpoint=self.endpoint,
+            )
+
+    def check_beside_first(self, number: int, page: Page) -> Page:
+        """:meth:`check` for a page fetched beside page 1, once page 1 has said what to expect.
+
+        A page past ``totalPages`` (or past an empty page 1) is left unchecked: it counts only
+        if the read goes on past ``totalPages`` (:meth:`more`), and is checked then.
+        """
+        first = self.await_first()
+        if not len(first) or number > self.pages:
+            return page
+        return self.check(number, page)
+
+    def more(self, pages: int, seen: int, last: int) -> bool:
+        """Whether to read page ``pages + 1``, past ``totalPages``: ``pages`` read so far, every
+        one full, ``seen`` rows in all, ``last`` in the last one, short of ``totalResults``.
 
         A server whose ``totalPages`` counts a page size other than the one it serves (it
         honours ``limit``, or caps ``perPage``) would otherwise be read in part. Its
@@ -74,30 +118,25 @@ class Pager:
         whatever ``totalResults`` says; past them (or past ``max_pages``) the pages never end.
         """
         total, size = self.total, self.size
-        seen = sum(len(p) for p in pages)
+        if total is None or seen >= total or not size or last < size:
+            return False
         counted = max(self.per_page, self.reported_size, size)
-        limit = min(self.max_pages, math.ceil(self.pages * counted / size) + 2) if size else 0
-        while total is not None and seen < total and size and len(pages[-1]) >= size:
-            if len(pages) >= limit:
-                capped = limit == self.max_pages
-                raise PaginationError(
-                    f"the pages do not end: {len(pages)} pages of {size} rows read, every one "
-                    f"full, the server said totalPages={self.pages} and totalResults={total}",
-                    endpoint=self.endpoint,
-                    status=200,
-                    hint=(
-                        f"a tenant with more than {self.max_pages} pages needs "
-                        f"{option('max_pages', '=')} set higher"
-                        if capped
-                        else "the server's paging looks broken; report it to Thrive"
-                    ),
-                )
-            page = fetch(len(pages) + 1)
-            if not len(page):
-                break
-            pages.append(page)
-            seen += len(page)
-        return pages
+        limit = min(self.max_pages, math.ceil(self.pages * counted / size) + 2)
+        if pages >= limit:
+            capped = limit == self.max_pages
+            raise PaginationError(
+                f"the pages do not end: {pages} pages of {size} rows read, every one full, "
+                f"the server said totalPages={self.pages} and totalResults={total}",
+                endpoint=self.endpoint,
+                status=200,
+                hint=(
+                    f"a tenant with more than {self.max_pages} pages needs "
+                    f"{option('max_pages', '=')} set higher"
+                    if capped
+                    else "the server's paging looks broken; report it to Thrive"
+                ),
+            )
+        return True
 
     def _learn(self, first: Page) -> None:
         pagination = first.pagination or {}

@@ -1,0 +1,197 @@
+"""Thrive's paging over a real loopback socket: a full first round, pages joined as they come.
+
+The servers answer each request on a thread of its own, so a test can hold one page until the
+loader has done something else; a hold is capped (``HOLD`` seconds) only so that a loader
+which never does it fails the test instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import audframe as af
+from audframe.sources.thrive import fetch
+
+from ._servers import Request, response
+from ._servers import Server as RawServer
+from .test_hostile_servers import Server, paged, record
+
+HOLD = 10.0  # seconds; reached only by a loader that does not do what the test waits for
+WORKERS = 4
+
+
+class FirstRound:
+    """Holds page 1's first answer until pages 2 to ``WORKERS`` are all asked: the whole first
+    round is then sent, however slowly the loader's threads start (a page not yet started when
+    the load ends is never sent)."""
+
+    def __init__(self) -> None:
+        self.asked = {n: threading.Event() for n in range(1, WORKERS + 1)}
+        self._held = threading.Lock()
+
+    def __call__(self, page: int) -> None:
+        if page not in self.asked:
+            return
+        self.asked[page].set()
+        if page == 1 and self._held.acquire(blocking=False):  # its first answer only
+            for event in self.asked.values():
+                event.wait(HOLD)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    started: list[Server] = []
+
+    def start(rows: Callable[[int], list[dict[str, Any]]], **pagination: int) -> Server:
+        first_round = FirstRound()
+
+        def answer(path: str, query: dict[str, str], headers: dict[str, str]) -> bytes:
+            page = int(query["page"])
+            first_round(page)
+            return json.dumps({"results": rows(page), "pagination": pagination}).encode()
+
+        started.append(Server(answer).__enter__())
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.__exit__()
+
+
+def _load(server: Server | RawServer, **kwargs: Any) -> Any:
+    options = {"per_page": 2, "progress": False, "max_workers": WORKERS, **kwargs}
+    return af.load_thrive_audiences(base_url=server.url + "/rest/v1", **options)
+
+
+def test_pages_1_to_max_workers_are_asked_before_page_1_is_answered(thrive_env, serve):
+    # Page 1 used to go alone: a 23-page load at 8 workers took 4 rounds instead of 3.
+    records = [record(i) for i in range(20)]
+    asked = {n: threading.Event() for n in range(1, 11)}
+    before_page_1: list[int] = []
+
+    def rows(page: int) -> list[dict[str, Any]]:
+        asked[page].set()
+        if page == 1:
+            asked[4].wait(HOLD)
+            before_page_1.extend(n for n, event in asked.items() if event.is_set())
+        return paged(records, 2)(page)
+
+    server = serve(rows, totalResults=20, totalPages=10, perPage=2)
+    df = _load(server)
+    assert before_page_1 == [1, 2, 3, 4]
+    assert df["id"].tolist() == [r["id"] for r in records]
+    assert sorted(server.pages()) == list(range(1, 11))
+
+
+def test_pages_are_joined_into_the_table_while_later_ones_are_fetched(
+    thrive_env, serve, monkeypatch
+):
+    # The main thread used to join every page only once the last one was in.
+    records = [record(i) for i in range(20)]
+    joined = threading.Event()
+    last_page_saw_a_join: list[bool] = []
+    frame = fetch.frame
+
+    def joining(*args: Any, **kwargs: Any) -> Any:
+        joined.set()
+        return frame(*args, **kwargs)
+
+    def rows(page: int) -> list[dict[str, Any]]:
+        if page == 10:
+            last_page_saw_a_join.append(joined.wait(HOLD))
+        return paged(records, 2)(page)
+
+    monkeypatch.setattr(fetch, "frame", joining)
+    monkeypatch.setattr(fetch, "BATCH_ROWS", 4, raising=False)  # two pages a batch
+    server = serve(rows, totalResults=20, totalPages=10, perPage=2)
+    df = _load(server)
+    assert last_page_saw_a_join == [True]
+    # Joined in batches, the table is the one a single body of every record makes.
+    whole = af.normalize_thrive({"results": records})
+    pd.testing.assert_frame_equal(df, whole, check_flags=False)
+
+
+def test_a_first_round_page_past_the_end_is_checked_only_if_it_is_read(thrive_env, serve):
+    # totalPages=1 and totalResults=25, but page 2 is short: the read ends there, and page 3,
+    # empty where the figures say rows, was fetched in the first round but is never read.
+    records = [record(i) for i in range(15)]
+    server = serve(paged(records, 10), totalResults=25, totalPages=1, perPage=10)
+    with pytest.warns(af.TotalMismatchWarning, match="read 15"):
+        df = _load(server, per_page=10)
+    assert len(df) == 15
+    assert df.attrs["pages"] == 2
+    assert sorted(server.pages()) == [1, 2, 3, 4]
+
+
+def test_a_first_round_page_past_the_end_that_is_wrong_when_read_is_fetched_again(
+    thrive_env, serve, waits
+):
+    # totalPages=1 counts the 1000 asked; 2 rows a page are served. Page 2 comes back empty
+    # the first time: read past totalPages, that is a fault, retried like a 5xx.
+    records = [record(i) for i in range(6)]
+    tries: list[int] = []
+
+    def rows(page: int) -> list[dict[str, Any]]:
+        tries.append(page)
+        return [] if page == 2 and tries.count(2) == 1 else paged(records, 2)(page)
+
+    server = serve(rows, totalResults=6, totalPages=1, perPage=1000)
+    df = _load(server, per_page=1000)
+    assert df["id"].tolist() == [r["id"] for r in records]
+    assert df.attrs["partial"] is False
+    assert sorted(server.pages()) == [1, 2, 2, 3, 4]
+
+
+def test_a_server_that_is_down_gets_page_1s_retries_alone(thrive_env, waits):
+    # The pages sent beside page 1 are tried once, then wait for page 1 before any retry: a
+    # server that is down gets max_workers - 1 requests more than it used to, not 4x the tries.
+    first_round = FirstRound()
+
+    def down(conn: socket.socket, request: Request) -> bool:
+        first_round(int(request.query["page"]))
+        conn.sendall(response(503, b"busy", reason="Service Unavailable"))
+        return True
+
+    server = RawServer(down)
+    try:
+        with pytest.raises(af.ApiError, match="gave up after 4 tries"):
+            _load(server, max_retries=3)
+    finally:
+        server.close()
+    assert sorted(int(r.query["page"]) for r in server.requests) == [1, 1, 1, 1, 2, 3, 4]
+    assert len(waits) == 3
+
+
+def test_a_first_round_page_past_the_end_that_fails_is_not_retried(thrive_env, waits):
+    # A server that fails the pages past its end (503) costs the load one try of each: they
+    # were sent on a guess, and the read never needs them.
+    first_round = FirstRound()
+    records = [record(i) for i in range(4)]
+
+    def two_pages(conn: socket.socket, request: Request) -> bool:
+        page = int(request.query["page"])
+        first_round(page)
+        if page > 2:
+            conn.sendall(response(503, b"busy", reason="Service Unavailable"))
+        else:
+            pagination = {"totalResults": 4, "totalPages": 2, "perPage": 2}
+            conn.sendall(
+                response(200, {"results": paged(records, 2)(page), "pagination": pagination})
+            )
+        return True
+
+    server = RawServer(two_pages)
+    try:
+        df = _load(server, max_retries=3)
+    finally:
+        server.close()
+    assert df["id"].tolist() == [r["id"] for r in records]
+    assert sorted(int(r.query["page"]) for r in server.requests) == [1, 2, 3, 4]
+    assert waits == []
