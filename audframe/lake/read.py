@@ -301,13 +301,13 @@ def _open_all(
     fragments: Sequence[ds.ParquetFileFragment], fs: Any, key: str, *, data: bool
 ) -> list[_File]:
     """Every fragment's file opened once. Several at a time on object storage, where each open
-    is a round trip, and for many local files' rows (decoding them takes every core); a local
-    footer is read quicker than a thread starts."""
+    is a round trip, and for local files' rows (as ``pq.read_table`` does: one file's columns
+    rarely keep every core busy); a local footer is read quicker than a thread starts."""
 
     def one(fragment: ds.ParquetFileFragment) -> _File | None:
         return _open(fragment, fs, key, data=data)
 
-    if len(fragments) <= 1 or (fs is None and (not data or len(fragments) <= 16)):
+    if len(fragments) <= 1 or (fs is None and not data):
         opened = [one(f) for f in fragments]
     else:
         with ThreadPoolExecutor(max_workers=min(8, len(fragments))) as pool:
