@@ -2,10 +2,14 @@
 
     python benchmarks/lake.py                         # Thrive 245,000 rows, Unless 100,000
     python benchmarks/lake.py --unless 0 --rounds 5   # Thrive only
+    python benchmarks/lake.py --thrive 0 --grouped    # Unless rows website after website
 
 Set-up, untimed: a Thrive frame from ``normalize_thrive`` on ``normalize.py``'s seeded records
 (``attrs`` given a tenant id and a fixed ``fetched_at``), and the four Unless tables from
 ``normalize_unless`` on ``normalize_unless.py``'s seeded audiences (4 websites, so 16 files).
+Those audiences take the websites in turn, so every website's rows are picked out of the whole
+table (the worst case); ``--grouped`` orders them website after website, as
+``load_unless_audiences`` returns them, where each partition is a slice of the table.
 audframe writes each once into a reference lake; each file of it, read back whole with
 ``pq.read_table(file)``, is the Arrow table pyarrow's side writes: the very columns, types and
 footer metadata audframe wrote.
@@ -35,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow.parquet as pq
 
 import audframe as af
@@ -43,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import against, arguments, interleaved, say, table, timed
 from normalize import thrive_page, thrive_records
-from normalize_unless import make_body
+from normalize_unless import make_body, make_records
 
 WRITE_GOAL = 1.2  # af.to_parquet over pq.write_table (issue 13)
 READ_GOAL = 1.3  # af.read_lake over pq.read_table(...).to_pandas() (issue 13)
@@ -56,8 +61,12 @@ def thrive_frame(n: int) -> Any:
     return df
 
 
-def unless_tables(n: int) -> Any:
-    tables = af.normalize_unless(make_body(n))
+def unless_tables(n: int, *, grouped: bool = False) -> Any:
+    if grouped:  # website after website, as a load fetches them (a stable sort keeps the rest)
+        records = sorted(make_records(n), key=lambda record: record["websiteId"])
+        tables = af.normalize_unless(orjson.dumps({"audiences": records}))
+    else:
+        tables = af.normalize_unless(make_body(n))
     tables.attrs["fetched_at"] = FETCHED_AT
     return tables
 
@@ -138,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = arguments(__doc__)
     parser.add_argument("--thrive", type=int, default=245_000, help="Thrive rows (0: none)")
     parser.add_argument("--unless", type=int, default=100_000, help="Unless audiences (0: none)")
+    parser.add_argument(
+        "--grouped", action="store_true", help="Unless rows website after website, as a load"
+    )
     args = parser.parse_args(argv)
     rows: list[list[str]] = []
     if args.thrive:
@@ -148,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.unless:
         say(f"making {args.unless:,} Unless audiences")
         names = ["unless/audiences", "unless/variants", "unless/conditions", "unless/tags"]
-        rows += run("unless, 4 tables", unless_tables(args.unless), names, args.rounds)
+        name = "unless, 4 tables" + (", grouped" if args.grouped else "")
+        tables = unless_tables(args.unless, grouped=args.grouped)
+        rows += run(name, tables, names, args.rounds)
     print(f"zstd both sides; best of {args.rounds}, the sides taking turns in this process")
     headers = ["table", "rows", "files", "MB on disk", "work", "audframe s", "pyarrow s"]
     print(table([*headers, "audframe/pyarrow", "goal", "met", "same rows"], rows))

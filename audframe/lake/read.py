@@ -260,9 +260,13 @@ def _to_pandas(arrow: pa.Table, spec: Table, key: str) -> pd.DataFrame:
 
 
 def _frame(arrow: pa.Table) -> pd.DataFrame:
-    """``arrow`` in pandas: audframe's dtypes, and ``snapshot_date`` as ``date32[pyarrow]``."""
-    # One chunk per column: pandas cannot merge a string column of zero chunks (empty files).
-    arrow = arrow.schema.empty_table() if arrow.num_rows == 0 else arrow.combine_chunks()
+    """``arrow`` in pandas: audframe's dtypes, and ``snapshot_date`` as ``date32[pyarrow]``.
+
+    The columns keep their chunks (a file's each): strings stay the files' own buffers, and
+    the rest is copied once, into pandas."""
+    if arrow.num_rows == 0:
+        # An empty chunk per column: pandas cannot merge a string column of zero chunks.
+        arrow = arrow.schema.empty_table()
     dates = arrow.column(SNAPSHOT_DATE).to_pandas(types_mapper={pa.date32(): DATE_DTYPE}.get)
     frame = arrow_to_pandas(arrow.drop_columns([SNAPSHOT_DATE]))
     frame.insert(arrow.schema.get_field_index(SNAPSHOT_DATE), SNAPSHOT_DATE, dates)
@@ -297,13 +301,13 @@ def _open_all(
     fragments: Sequence[ds.ParquetFileFragment], fs: Any, key: str, *, data: bool
 ) -> list[_File]:
     """Every fragment's file opened once. Several at a time on object storage, where each open
-    is a round trip, and for many local files' rows (decoding them takes every core); a local
-    footer is read quicker than a thread starts."""
+    is a round trip, and for local files' rows (as ``pq.read_table`` does: one file's columns
+    rarely keep every core busy); a local footer is read quicker than a thread starts."""
 
     def one(fragment: ds.ParquetFileFragment) -> _File | None:
         return _open(fragment, fs, key, data=data)
 
-    if len(fragments) <= 1 or (fs is None and (not data or len(fragments) <= 16)):
+    if len(fragments) <= 1 or (fs is None and not data):
         opened = [one(f) for f in fragments]
     else:
         with ThreadPoolExecutor(max_workers=min(8, len(fragments))) as pool:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -178,21 +180,37 @@ def _to_arrow(df: pd.DataFrame, table: Table, snapshot_at: pd.Timestamp) -> pa.T
     # a frame read back from the lake can be written again.
     derived = {SNAPSHOT_AT, SNAPSHOT_DATE, partition_key(table)} - set(table.names)
     extras = [c for c in df.columns if c not in table.names and c not in derived]
+    names = [*table.names, *extras]
+    types = declared(table)
     fields: list[pa.Field] = []
     arrays: list[pa.ChunkedArray] = []
-    for name in [*table.names, *extras]:
-        try:
-            array = pa.chunked_array(pa.Table.from_pandas(df[[name]], preserve_index=False)[0])
-        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError) as exc:
-            raise InputError(f"{table.name}: column {name!r} cannot be written: {exc}") from exc
-        target = declared(table).get(name)
-        array = _cast(array, target, table.name, name)
+    for name, array in zip(names, _columns(df, names, table.name), strict=True):
+        array = _cast(array, types.get(name), table.name, name)
         fields.append(pa.field(name, array.type))
         arrays.append(array)
-    n = len(df)
+    # One value for every row: repeated in Arrow, never a Python object per row.
+    stamp = pa.scalar(snapshot_at.to_pydatetime(), type=TIMESTAMP)
     fields.append(pa.field(SNAPSHOT_AT, TIMESTAMP))
-    arrays.append(pa.chunked_array([pa.array([snapshot_at.to_pydatetime()] * n, type=TIMESTAMP)]))
+    arrays.append(pa.chunked_array([pa.repeat(stamp, len(df))]))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _columns(df: pd.DataFrame, names: list[str], table: str) -> list[pa.ChunkedArray]:
+    """``df``'s columns ``names`` as Arrow, as pandas hands them over (Arrow-backed columns
+    without a copy). All in one call; where that fails, column by column, to name the culprit."""
+    if df.columns.is_unique and all(isinstance(n, str) for n in names):
+        try:
+            whole = pa.Table.from_pandas(df, columns=names, preserve_index=False)
+            return [whole.column(i) for i in range(whole.num_columns)]
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+            pass
+    arrays = []
+    for name in names:
+        try:
+            arrays.append(pa.Table.from_pandas(df[[name]], preserve_index=False).column(0))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError) as exc:
+            raise InputError(f"{table}: column {name!r} cannot be written: {exc}") from exc
+    return arrays
 
 
 def _cast(
@@ -243,6 +261,7 @@ def _parts(
     """
     known = registered()
     key = source.partition.key
+    files: list[tuple[Table, str, Callable[[], pa.Table]]] = []
     if not source.keyed:
         main = source.tables[0].name
         value = _asked(source, attrs) or _asked(source, frames[main].attrs)
@@ -254,24 +273,64 @@ def _parts(
                 f"(df.attrs[{attr!r}] = {source.partition.example!r})"
             )
         ids = [partition_id(value, key)]
-        parts = []
         for name, df in frames.items():
             _only_asked(df, key, ids, name)
             arrow = _to_arrow(df, known[name], snapshot_at)
-            parts.append(_part(known[name], key, ids[0], day, arrow, meta, codec))
-        return parts
-    arrows = {name: _to_arrow(df, known[name], snapshot_at) for name, df in frames.items()}
-    ids = _keyed_ids(source, attrs, arrows)
-    # One partition's tables side by side, the main table last: a writer killed between two
-    # renames leaves at most one partition mixed, and a new main table means the whole landed.
-    names = sorted(arrows, key=lambda name: name == source.tables[0].name)
-    parts = []
-    for value in ids:
-        for name in names:
-            arrow = arrows[name]
-            rows = arrow.filter(pc.equal(arrow.column(key), value)).drop_columns([key])
-            parts.append(_part(known[name], key, value, day, rows, meta, codec))
-    return parts
+            files.append((known[name], ids[0], arrow.slice))  # slice(): all its rows
+    else:
+        arrows = {name: _to_arrow(df, known[name], snapshot_at) for name, df in frames.items()}
+        ids = _keyed_ids(source, attrs, arrows)
+        # One partition's tables side by side, the main table last: a writer killed between two
+        # renames leaves at most one partition mixed, and a new main table means the whole
+        # landed.
+        names = sorted(arrows, key=lambda name: name == source.tables[0].name)
+        split = {name: _by_partition(arrows[name], key) for name in names}
+        for value in ids:
+            for name in names:
+                empty = partial(arrows[name].drop_columns([key]).slice, 0, 0)
+                files.append((known[name], value, split[name].get(value, empty)))
+
+    def serialised(file: tuple[Table, str, Callable[[], pa.Table]]) -> Part:
+        table, value, rows = file
+        return _part(table, key, value, day, rows(), meta, codec)
+
+    if len(files) == 1:
+        return [serialised(files[0])]
+    # pyarrow lets go of the GIL while it picks rows and encodes them: files side by side.
+    pool = ThreadPoolExecutor(max_workers=min(len(files), os.cpu_count() or 1))
+    try:
+        return list(pool.map(serialised, files))
+    finally:
+        # After a bad file or a Ctrl-C the rest are not serialised: nothing is written yet.
+        pool.shutdown(cancel_futures=True)
+
+
+def _by_partition(arrow: pa.Table, key: str) -> dict[str, Callable[[], pa.Table]]:
+    """How to get ``arrow``'s rows of each ``key`` (never null: refused before), in their
+    order, without ``key``: each partition's rows are made only when its file is.
+
+    Where each key's rows lie together (a load's usual order) a partition is a slice, no copy;
+    else its rows are picked out, chunk by chunk.
+    """
+    rows = arrow.drop_columns([key])
+    if rows.num_rows == 0:
+        return {}
+    # One column combined, so one dictionary codes every row.
+    encoded = pc.dictionary_encode(arrow.column(key).combine_chunks())
+    codes, values = encoded.indices, encoded.dictionary.to_pylist()
+    runs = pc.run_end_encode(codes)  # a run per key where each key's rows lie together
+    if len(runs.run_ends) > len(values):
+        return {value: partial(_rows_coded, rows, codes, code) for code, value in enumerate(values)}
+    ends = runs.run_ends.to_pylist()
+    return {
+        values[code]: partial(rows.slice, start, end - start)
+        for code, start, end in zip(runs.values.to_pylist(), [0, *ends], ends, strict=False)
+    }
+
+
+def _rows_coded(rows: pa.Table, codes: pa.Array, code: int) -> pa.Table:
+    # A filter, unlike a take, copies chunk by chunk: a take joins all the chunks first.
+    return rows.filter(pc.equal(codes, code))
 
 
 def _asked(source: Source, attrs: Mapping[Any, Any]) -> Any:
@@ -312,7 +371,7 @@ def _only_asked(df: pd.DataFrame, key: str, wanted: list[str], name: str) -> Non
     """Refuse a frame whose ``key`` column (a frame read back from the lake has one) names a
     partition other than those ``wanted``: its rows would land in the wrong partition."""
     if key in df.columns:
-        _refuse_others(set(df[key].dropna()), key, wanted, name)
+        _refuse_others(set(df[key].dropna().unique()), key, wanted, name)
 
 
 def _refuse_others(found: set[Any], key: str, wanted: list[Any], name: str) -> None:
