@@ -26,6 +26,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -35,6 +36,7 @@ from .._progress import wants_progress
 from .._text import printable, redact
 from ..errors import AudframeError, AuthError, InputError
 from ..http import Secret
+from ..http.client import STOPPER, Stopper
 from ..lake import check_root, to_parquet
 from ..lake.layout import Compression, DateLike, date_of
 from ..sources import SOURCES
@@ -223,6 +225,8 @@ class _Run:
         self.lake = lake
         self.done: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         self.stop = threading.Event()
+        # Every load's HTTP client registers here: Ctrl-C ends their requests in flight at once.
+        self.stopper = Stopper()
         # Writes in progress: Ctrl-C waits for them (a write is seconds at most), so no unit
         # is left half written, and none starts after it.
         self.gate = threading.Condition()
@@ -255,14 +259,14 @@ class _Run:
             name = f"audframe-fleet-{number}"
             threading.Thread(target=self._work, args=(todo,), name=name, daemon=True).start()
         try:
-            while len(results) < len(units):
-                try:
-                    finish(self.done.get(timeout=0.25))
-                except queue.Empty:
-                    continue
+            # In a function of its own: Ctrl-C raised at the loop's jump back (where Python
+            # checks for signals) escaped this try in CPython 3.11; from a call it cannot.
+            self._collect(lambda: len(results) < len(units), finish)
         except KeyboardInterrupt:
             with self.gate:
                 self.stop.set()
+            self.stopper.stop()
+            with self.gate:
                 self.gate.wait_for(lambda: self.writing == 0)
             while not self.done.empty():
                 finish(self.done.get())
@@ -275,8 +279,15 @@ class _Run:
             bar.close()
         return [results[u.key] for u in units]
 
+    def _collect(self, waiting: Callable[[], bool], finish: Callable[[Outcome], None]) -> None:
+        """Hand each outcome to ``finish`` as it comes, while ``waiting()``."""
+        while waiting():
+            with suppress(queue.Empty):
+                finish(self.done.get(timeout=0.25))
+
     def _work(self, todo: queue.SimpleQueue[list[Unit]]) -> None:
         """Take an account at a time and land its units one after the other."""
+        STOPPER.set(self.stopper)  # this thread's own context: its loads' clients register
         while not self.stop.is_set():
             try:
                 group = todo.get_nowait()

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from contextvars import copy_context
+from contextvars import ContextVar, copy_context
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit
 
@@ -41,6 +41,34 @@ log.addFilter(PrintableFilter())
 
 T = TypeVar("T")
 A = TypeVar("A")
+
+
+class Stopper:
+    """Stops every :class:`HttpClient` made, in this context, after it is :meth:`added`: a fleet
+    run sets one in its workers' context (:data:`STOPPER`) and stops all its loads on Ctrl-C."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stops: list[Callable[[], None]] = []
+        self.stopped = False
+
+    def add(self, stop: Callable[[], None]) -> None:
+        with self._lock:
+            self._stops.append(stop)
+            stopped = self.stopped
+        if stopped:
+            stop()
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+            stops, self._stops = self._stops, []
+        for stop in stops:
+            stop()
+
+
+#: The :class:`Stopper` clients made in this context register with, if any.
+STOPPER: ContextVar[Stopper | None] = ContextVar("audframe_stopper", default=None)
 
 
 class HttpClient:
@@ -94,6 +122,14 @@ class HttpClient:
         )
         # Set when a map() fails or is interrupted: its other calls stop at their next wait.
         self._stopped = threading.Event()
+        stopper = STOPPER.get()
+        if stopper is not None:
+            stopper.add(self.stop)
+
+    def stop(self) -> None:
+        """Stop this client's calls: tries in flight end at once, none is retried or sent."""
+        self._stopped.set()
+        self.transport.abort()
 
     def __enter__(self) -> HttpClient:
         return self
@@ -236,10 +272,9 @@ class HttpClient:
 
             yield submit
         except BaseException:
-            # On an error or Ctrl-C, calls under way stop at their next retry wait (which
-            # ends at once) instead of sleeping out their backoff; a request in flight still
-            # takes up to `timeout`.
-            self._stopped.set()
+            # On an error or Ctrl-C, calls under way stop: a request in flight ends at once,
+            # a retry's wait too, and nothing more is sent.
+            self.stop()
             raise
         finally:
             # Drop what has not started instead of waiting for it.

@@ -86,12 +86,14 @@ class Watchdog:
         self._tries: set[Try] = set()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._aborted = False  # every try, from now on, is over before it starts
 
     @contextmanager
     def watch(self, seconds: float, label: str) -> Iterator[Try]:
         """A try that ends ``seconds`` from now, whatever the server does."""
         attempt = Try(seconds, label)
         with self._wake:
+            attempt.expired = self._aborted
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="audframe-watchdog", daemon=True
@@ -106,6 +108,15 @@ class Watchdog:
             _current.attempt = None
             with self._wake:
                 self._tries.discard(attempt)
+
+    def expire_all(self) -> None:
+        """End every try in flight now, as if its deadline had passed, and every try to come
+        (the load is stopping: one that began just before must not run its course)."""
+        with self._wake:
+            self._aborted = True
+            for attempt in self._tries:
+                if not attempt.expired:
+                    attempt._expire()
 
     def close(self) -> None:
         with self._wake:
@@ -146,10 +157,17 @@ class Watchdog:
             log.debug("the waiting notice for %s failed", label, exc_info=True)
 
 
-def _register(connection: HTTPConnection) -> None:
+def _register(connection: HTTPConnection) -> Try | None:
     attempt: Try | None = getattr(_current, "attempt", None)
     if attempt is not None:
         attempt.connection = connection
+    return attempt
+
+
+def _recheck(attempt: Try | None) -> None:
+    """A try that expired while its socket was being made had none to shut: shut it now."""
+    if attempt is not None and attempt.expired:
+        attempt._expire()
 
 
 if TYPE_CHECKING:
@@ -162,11 +180,13 @@ class _Watched(_Base):
     """Tells the current thread's try which connection it uses, as it connects and sends."""
 
     def connect(self) -> None:
-        _register(self)
+        attempt = _register(self)
         super().connect()
+        _recheck(attempt)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
-        _register(self)
+        attempt = _register(self)
+        _recheck(attempt)
         super().request(*args, **kwargs)
 
 

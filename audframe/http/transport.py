@@ -125,6 +125,10 @@ class Transport:
         self._shorten = shorten
         self._watchdog = Watchdog(waiting)
 
+    def abort(self) -> None:
+        """End the tries in flight now: their threads get a timeout at once."""
+        self._watchdog.expire_all()
+
     def close(self) -> None:
         self._watchdog.close()
 
