@@ -1,0 +1,249 @@
+"""A body that drifted from its documented shape, still read by Arrow: per column, not per body.
+
+Arrow's JSON reader held to a schema refuses a whole body for one odd value. Three kinds of
+drift are taken in instead, each costing a rewrite or a retry of the read, not the exact path:
+
+- **A value of another kind than its key's column** (``"apiControlled": "yes"``, ``"prio":
+  "high"``): Arrow's error names the key and the kind. Every value of that kind under that key is
+  renamed, in the body's bytes, to an *alias* key of its own (``apiControlled`` + a marker + the
+  kind), which the schema declares where the key is declared (a scalar kind) or lets Arrow infer
+  (an object or an array). The column keeps the values of its kind; the alias column holds the
+  others, row by row, and the caller puts them in ``extra`` under the original key.
+- **Keys the schema does not list** (flat or nested, on one record or on all): Arrow infers a
+  column for each, once the body is known not to nest deeper than Arrow's inference survives.
+- **Two kinds under one unknown key**: split by the same renaming.
+
+What Arrow reads is used only where it is exactly what JSON had (:func:`exact_values`): strings,
+booleans, 64-bit integers, lists and objects of those. A double (``1`` and ``1.0`` look alike, a
+big integer lost digits), an inferred timestamp (the text is gone) or an object whose keys Arrow
+merged across records (an absent key and a null one look alike) make the caller take the exact
+path instead, as does anything else Arrow refuses.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .._json import dumps
+from ._arrow import READ_ERRORS
+
+#: Reads a body against a schema, with unknown keys refused or inferred.
+Reader = Callable[[bytes, pa.Schema, Literal["error", "infer"]], pa.Table]
+
+__all__ = [
+    "MAX_INFER_DEPTH",
+    "Drifted",
+    "Reader",
+    "exact_values",
+    "nesting",
+    "read_drifted",
+    "shallow",
+    "unalias",
+]
+
+# "Column(/results/[]/apiControlled) changed from boolean to string in row 0"
+_CHANGED = re.compile(r"Column\((?P<path>[^)]*)\) changed from \w+ to (?P<kind>\w+)")
+# The first byte of a JSON value of each kind Arrow names.
+_STARTS = {
+    "string": rb'"',
+    "object": rb"\{",
+    "array": rb"\[",
+    "number": rb"\-0-9",
+    "boolean": rb"tf",
+}
+# The column type an alias of a scalar kind is declared with; other kinds are inferred.
+_ALIAS_TYPES = {"string": pa.string(), "boolean": pa.bool_(), "number": pa.int64()}
+_TRIES = 12  # reads of one body, at most: one per drifted key and kind, and one to infer
+_MAX_VALUE_DEPTH = 64  # levels of a value rebuilt from Arrow; deeper takes the exact path
+
+#: Levels of nesting below which Arrow may infer a body's unknown keys (it overflows the C
+#: stack somewhere past 15,000; see :func:`nesting`).
+MAX_INFER_DEPTH = 512
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'"[]{}\\u')
+_NOT_ESCAPES = bytes(b for b in range(256) if b not in b'"[]{}\\/bfnrtu')
+_LETTERS = b"\\/bfnrtu"  # what is left of escapes once they no longer hide a quote
+
+
+@dataclass
+class Drifted:
+    """A body as Arrow read it: the table, and the alias keys it holds, by original key."""
+
+    table: pa.Table
+    aliases: dict[str, str] = field(default_factory=dict)  # alias -> original key
+
+
+def read_drifted(
+    body: bytes,
+    schema: pa.Schema,
+    *,
+    read: Reader,
+    failed: BaseException | None = None,
+) -> Drifted | None:
+    """``body`` read against ``schema`` whatever drifted, or None where Arrow cannot.
+
+    Unknown keys are inferred only once the body is known to be :func:`shallow` (Arrow's
+    inference recurses per level of nesting, and overflows the C stack on deep values).
+
+    Args:
+        body: a whole body, of the shape ``schema`` describes.
+        schema: the documented shape; aliases are added to it as the reads find them.
+        read: reads a body against a schema, unknown keys refused or inferred (a source's
+            :func:`~._arrow.read_json`, with its own threads and memory settings).
+        failed: the error a read of ``body`` against ``schema`` already raised, if one did.
+    """
+    nonce = secrets.token_hex(6)
+    aliases: dict[str, str] = {}
+    unknown: Literal["error", "infer"] = "error"
+    for _ in range(_TRIES):
+        if failed is None:
+            try:
+                return Drifted(read(body, schema, unknown), aliases)
+            except READ_ERRORS as exc:
+                failed = exc
+        message = str(failed)
+        failed = None
+        if "unexpected field" in message and unknown == "error":
+            if not shallow(body):
+                return None
+            unknown = "infer"
+            continue
+        changed = _CHANGED.search(message)
+        if changed is None:
+            return None
+        key = changed["path"].rsplit("/", 1)[-1]
+        kind = changed["kind"]
+        alias = f"{key}\x00{nonce}{kind}"
+        if key == "[]" or kind not in _STARTS or alias in aliases:
+            return None  # a record or list item of another kind, or no progress
+        body, count = _rename(body, key, kind, alias)
+        if not count:
+            return None  # the key is written in a way the rename does not find
+        aliases[alias] = key
+        if kind in _ALIAS_TYPES:
+            schema = _declare(schema, key, alias, _ALIAS_TYPES[kind])
+        elif unknown == "error":
+            if not shallow(body):
+                return None
+            unknown = "infer"
+    return None
+
+
+def _rename(body: bytes, key: str, kind: str, alias: str) -> tuple[bytes, int]:
+    """``body`` with each ``"key":`` whose value is of ``kind`` renamed to ``"alias":``.
+
+    Only a key can be a quoted name followed by a colon: in a string every quote is escaped,
+    which is why a match after a backslash (part of a longer key) is left alone.
+    """
+    name = dumps(key)[1:-1].encode()
+    pattern = re.compile(
+        b'"' + re.escape(name) + rb'"(?=[ \t\r\n]*:[ \t\r\n]*[' + _STARTS[kind] + b"])"
+    )
+    new = dumps(alias).encode()
+
+    def swap(match: re.Match[bytes]) -> bytes:
+        start = match.start()
+        return match.group() if start and body[start - 1] == 0x5C else new
+
+    return pattern.subn(swap, body)
+
+
+def _declare(schema: pa.Schema, key: str, alias: str, type_: pa.DataType) -> pa.Schema:
+    """``schema`` with ``alias`` added beside ``key`` in every struct that declares ``key``."""
+
+    def walk(t: pa.DataType) -> pa.DataType:
+        if pa.types.is_struct(t):
+            fields = [f.with_type(walk(f.type)) for f in t]
+            if key in t.names:
+                fields.append(pa.field(alias, type_))
+            return pa.struct(fields)
+        if pa.types.is_list(t):
+            return pa.list_(t.value_field.with_type(walk(t.value_type)))
+        return t
+
+    return pa.schema([f.with_type(walk(f.type)) for f in schema])
+
+
+def exact_values(values: pa.Array, aliases: dict[str, str]) -> dict[int, Any] | None:
+    """The non-null values of ``values``, by row, exactly as JSON had them; None where Arrow's
+    reading may have changed one (see the module's docstring)."""
+    if not _exact(values, 0):
+        return None
+    rows = pc.indices_nonzero(values.is_valid()).to_pylist()
+    found = values.filter(values.is_valid()).to_pylist()
+    if aliases:
+        found = [unalias(value, aliases) for value in found]
+    return dict(zip(rows, found, strict=True))
+
+
+def _exact(values: pa.Array, depth: int) -> bool:
+    t = values.type
+    if depth > _MAX_VALUE_DEPTH:
+        return False
+    if pa.types.is_null(t) or pa.types.is_boolean(t) or pa.types.is_int64(t):
+        return True
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return True
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _exact(values.flatten(), depth + 1)
+    if pa.types.is_struct(t):
+        valid = values.is_valid()
+        for i in range(t.num_fields):
+            child = values.field(i)
+            if pc.any(pc.and_(valid, child.is_null())).as_py():
+                return False  # an absent key and a null one look alike
+            if not _exact(child.filter(valid), depth + 1):
+                return False
+        return True
+    return False
+
+
+def unalias(value: Any, aliases: dict[str, str]) -> Any:
+    """``value`` with every alias key inside it (at any depth) back to its original key."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for alias in [k for k in item if k in aliases]:
+                item[aliases[alias]] = item.pop(alias)
+            stack += item.values()
+        elif isinstance(item, list):
+            stack += item
+    return value
+
+
+def shallow(body: bytes) -> bool:
+    """Whether Arrow may infer ``body``'s unknown keys: it nests no deeper than
+    :data:`MAX_INFER_DEPTH`."""
+    return nesting(body) <= MAX_INFER_DEPTH
+
+
+def nesting(body: bytes) -> int:
+    """How deep the JSON in ``body`` nests (exact for valid JSON), at C speed.
+
+    Only quotes and brackets count, so the work is on a short string: with every other byte
+    gone, a string without brackets in it is two quotes side by side, and those go too.
+    ``\\uXXXX`` escapes hide no quote; where other escapes are (rare in API bodies), the
+    letters that may follow a backslash stay until the escapes are gone, so each stays whole.
+    For invalid JSON the figure may be off past the first error, where no parser reads anyway.
+    """
+    marks = body.translate(None, _NOT_MARKS).replace(b"\\u", b"")  # \uXXXX hides no quote
+    if b"\\" in marks:
+        marks = body.translate(None, _NOT_ESCAPES).replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = marks.translate(None, _LETTERS)
+    marks = marks.replace(b'""', b"")
+    chars = np.frombuffer(marks, dtype=np.uint8)
+    if not len(chars):
+        return 0
+    outside = (np.cumsum(chars == 0x22, dtype=np.int64) & 1) == 0
+    opens = ((chars == 0x5B) | (chars == 0x7B)) & outside
+    closes = ((chars == 0x5D) | (chars == 0x7D)) & outside
+    depth = np.cumsum(opens.astype(np.int64) - closes)
+    return max(0, int(depth.max()))
