@@ -78,6 +78,7 @@ class Drifted:
 
     table: pa.Table
     aliases: dict[str, str] = field(default_factory=dict)  # alias -> original key
+    body: bytes = b""  # as read, with the aliases in it (unknown keys only: empty otherwise)
 
 
 def read_drifted(
@@ -105,7 +106,7 @@ def read_drifted(
     for _ in range(_TRIES):
         if failed is None:
             try:
-                return Drifted(read(body, schema, unknown), aliases)
+                return Drifted(read(body, schema, unknown), aliases, body)
             except READ_ERRORS as exc:
                 failed = exc
         message = str(failed)
