@@ -177,6 +177,10 @@ def exact_values(values: pa.Array, aliases: dict[str, str]) -> dict[int, Any] | 
     reading may have changed one (see the module's docstring)."""
     if not _exact(values, 0):
         return None
+    try:
+        values.validate(full=True)  # bytes that are not UTF-8: the exact path keeps them raw
+    except pa.ArrowInvalid:
+        return None
     rows = pc.indices_nonzero(values.is_valid()).to_pylist()
     found = values.filter(values.is_valid()).to_pylist()
     if aliases:
