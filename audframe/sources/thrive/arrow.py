@@ -144,8 +144,9 @@ def _keep(
     for i, value in found.items():
         row = extra[i]
         if row is None:
-            row = extra[i] = {}
-        (row.setdefault(under, {}) if under else row)[key] = value
+            extra[i] = {under: {key: value}} if under else {key: value}
+        else:
+            (row.setdefault(under, {}) if under else row)[key] = value
     return True
 
 

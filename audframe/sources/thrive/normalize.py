@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -91,9 +92,7 @@ def frame(pages: Sequence[Page], extra_columns: ExtraColumns | None) -> pd.DataF
         pc.if_else(pc.equal(category, "audience"), parent_id, pc.coalesce(parent_id, own_id)),
     )
     extras = [row for p in pages for row in p.extra]
-    columns["extra"] = pa.array(
-        [None if row is None else _extra_text(row, i) for i, row in enumerate(extras)], type=STRING
-    )
+    columns["extra"] = pa.array(_extra_texts(extras), type=STRING)
     more = None
     if extra_columns is not None:
         raw = [record for p in pages for record in (p.raw or [])]
@@ -104,6 +103,20 @@ def frame(pages: Sequence[Page], extra_columns: ExtraColumns | None) -> pd.DataF
 def _concat(arrays: list[pa.Array | pa.ChunkedArray]) -> pa.Array:
     chunks = [c for a in arrays for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])]
     return pa.concat_arrays(chunks)
+
+
+def _extra_texts(rows: list[dict[str, Any] | None]) -> list[str | None]:
+    """Each row as sorted JSON text: orjson at once where it can (every record may drift)."""
+    texts: list[str | None] = [None] * len(rows)
+    fast = orjson.dumps
+    option = orjson.OPT_SORT_KEYS
+    for i, row in enumerate(rows):
+        if row is not None:
+            try:
+                texts[i] = fast(row, option=option).decode()
+            except (TypeError, orjson.JSONEncodeError):
+                texts[i] = _extra_text(row, i)  # too deep, an integer past 64 bits, ...
+    return texts
 
 
 def _extra_text(row: dict[str, Any], index: int) -> str:
