@@ -23,6 +23,7 @@ import audframe as af
 from audframe import normalize_unless
 from audframe._json import read_body
 from audframe.sources.thrive.arrow import parse_arrow
+from audframe.sources.unless import arrow as unless_arrow
 from audframe.sources.unless.arrow import from_arrow
 
 PROPERTY = settings(
@@ -134,10 +135,17 @@ def test_thrive_drifted_wire_body_gives_the_exact_paths_frame(records, raw):
 
 
 @PROPERTY
-@given(records=drifted(_unless_record, UNLESS_KEYS), raw=st.sampled_from(UNREADABLE))
-def test_unless_drifted_wire_body_gives_the_exact_paths_tables(records, raw):
+@given(
+    records=drifted(_unless_record, UNLESS_KEYS),
+    raw=st.sampled_from(UNREADABLE),
+    piece_bytes=st.sampled_from([None, 300]),
+)
+def test_unless_drifted_wire_body_gives_the_exact_paths_tables(records, raw, piece_bytes):
     wire = _wire({"audiences": records}, raw)
-    fast = _outcome(lambda: normalize_unless(wire))
+    with pytest.MonkeyPatch.context() as mp:
+        if piece_bytes is not None:  # a big body's pieces, read on a thread, each drifting
+            mp.setattr(unless_arrow, "_PIECE_BYTES", piece_bytes)
+        fast = _outcome(lambda: normalize_unless(wire))
     exact = _outcome(lambda: normalize_unless(read_body(wire)))
     if isinstance(exact, type):
         assert fast is exact
@@ -188,6 +196,19 @@ def test_unless_drift_is_read_by_arrow_and_kept_in_extra(drift):
         pd.testing.assert_frame_equal(u.tables()[name], table, obj=name)
     _, key, value = DRIFTS[drift]
     assert json.loads(u.audiences["extra"][1]) == {key or "prio": value}
+
+
+def test_unless_drift_in_some_pieces_of_a_big_body_stays_on_arrows_path(monkeypatch):
+    monkeypatch.setattr(unless_arrow, "_PIECE_BYTES", 1_000)
+    records = [_unless_record(i) for i in range(30)]
+    records[3]["prio"] = "high"
+    records[25]["meta"] = {"owner": "x"}  # an unknown key only the last pieces hold
+    wire = orjson.dumps({"audiences": records})
+    assert from_arrow(wire) is not None
+    u = normalize_unless(wire)
+    for name, table in normalize_unless(records).tables().items():
+        pd.testing.assert_frame_equal(u.tables()[name], table, obj=name)
+    assert json.loads(u.audiences["extra"][25]) == {"meta": {"owner": "x"}}
 
 
 def test_unless_null_record_is_read_by_arrow_as_a_row_saying_so():

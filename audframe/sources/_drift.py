@@ -68,8 +68,8 @@ _MAX_VALUE_DEPTH = 64  # levels of a value rebuilt from Arrow; deeper takes the 
 #: stack somewhere past 15,000; see :func:`nesting`).
 MAX_INFER_DEPTH = 512
 _NOT_MARKS = bytes(b for b in range(256) if b not in b'"[]{}\\u')
-_NOT_ESCAPES = bytes(b for b in range(256) if b not in b'"[]{}\\/bfnrtu')
-_LETTERS = b"\\/bfnrtu"  # what is left of escapes once they no longer hide a quote
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
+_PROBE_BYTES = 1 << 16  # where a body is looked at for escaped quotes before it is measured
 
 
 @dataclass
@@ -235,14 +235,19 @@ def nesting(body: bytes) -> int:
 
     Only quotes and brackets count, so the work is on a short string: with every other byte
     gone, a string without brackets in it is two quotes side by side, and those go too.
-    ``\\uXXXX`` escapes hide no quote; where other escapes are (rare in API bodies), the
-    letters that may follow a backslash stay until the escapes are gone, so each stays whole.
+    ``\\uXXXX`` escapes hide no quote. Where other escapes are, the escaped backslashes and
+    then the escaped quotes are taken out of the body first (in that order a run of backslashes
+    goes pair by pair, as a parser reads it), and what is left of escapes hides no quote either.
     For invalid JSON the figure may be off past the first error, where no parser reads anyway.
     """
-    marks = body.translate(None, _NOT_MARKS).replace(b"\\u", b"")  # \uXXXX hides no quote
-    if b"\\" in marks:
-        marks = body.translate(None, _NOT_ESCAPES).replace(b"\\\\", b"").replace(b'\\"', b"")
-    marks = marks.translate(None, _LETTERS)
+    if b'\\"' in body[:_PROBE_BYTES]:
+        marks = _unescaped(body)  # text full of escaped quotes (JSON in a string): no detour
+    else:
+        marks = body.translate(None, _NOT_MARKS).replace(b"\\u", b"")  # \uXXXX hides no quote
+        if b"\\" in marks:
+            marks = _unescaped(body)
+        else:
+            marks = marks.translate(None, b"u")
     marks = marks.replace(b'""', b"")
     chars = np.frombuffer(marks, dtype=np.uint8)
     if not len(chars):
@@ -252,3 +257,8 @@ def nesting(body: bytes) -> int:
     closes = ((chars == 0x5D) | (chars == 0x7D)) & outside
     depth = np.cumsum(opens.astype(np.int64) - closes)
     return max(0, int(depth.max()))
+
+
+def _unescaped(body: bytes) -> bytes:
+    """The quotes and brackets of ``body`` once no escape can hide a quote."""
+    return body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)

@@ -59,15 +59,25 @@ def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
     them exactly (the caller then takes the exact path, which gives the same tables)."""
     if not OPENS_OBJECT.match(data) or len(data) >= MAX_ARROW_BODY:
         return None
+    made: list[ConditionFrames | None] = []
+
+    def read(
+        body: bytes | bytearray | memoryview,
+        schema: pa.Schema,
+        unknown: Literal["error", "infer"],
+    ) -> pa.Table:
+        table, conditions = _read_body(body, schema, unknown)
+        made[:] = [conditions]
+        return table
+
     try:
-        table, conditions = _read_body(data)
-        drifted = Drifted(table)
+        drifted = Drifted(read(data, _BODY_SCHEMA, "error"))
     except READ_ERRORS as exc:
-        found = read_drifted(bytes(data), _BODY_SCHEMA, read=_read_whole, failed=exc)
+        found = read_drifted(bytes(data), _BODY_SCHEMA, read=read, failed=exc)
         if found is None:
             return None
-        drifted, conditions = found, None
-        table = drifted.table
+        drifted = found
+    table, conditions = drifted.table, made[0]
     lists = table.column("audiences")
     if table.num_rows != lists.num_chunks:
         return None  # more than one object in the body
@@ -182,10 +192,6 @@ def _by_row(extras: dict[int, dict[str, Any]], n: int) -> list[dict[str, Any] | 
     return rows
 
 
-def _read_whole(body: bytes, schema: pa.Schema, unknown: Literal["error", "infer"]) -> pa.Table:
-    return read_json(body, schema, unknown=unknown, threads=False)
-
-
 # A big body is read in pieces of about this size, on a thread (Arrow's reader lets go of the
 # GIL), while this thread parses the rules of the pieces already read: the two take about as
 # long, and the machine has two cores at least.
@@ -198,9 +204,11 @@ _SPLIT = re.compile(rb'\},(?=\{"(?!(?:id|name|weight)"))')
 
 def _read_body(
     data: bytes | bytearray | memoryview,
+    schema: pa.Schema = _BODY_SCHEMA,
+    unknown: Literal["error", "infer"] = "error",
 ) -> tuple[pa.Table, ConditionFrames | None]:
-    """The body as Arrow's reader gives it (one row, or one row per piece read), and the
-    conditions of its rules when they were made while reading.
+    """The body as Arrow's reader gives it (one row, or one row per piece read) against
+    ``schema``, and the conditions of its rules when they were made while reading.
 
     A piece is the body's own opening, the records between two split points, and ``]}``. A
     split point is a ``},{"`` found by a plain search, so it may lie inside a string or a nested
@@ -216,7 +224,8 @@ def _read_body(
             # The system allocator: what the reader frees is then the process's to reuse, not
             # kept for a thread that is about to end (see release_memory).
             body = piece(data, head, span)
-            return read_json(body, _BODY_SCHEMA, threads=False, pool=pa.system_memory_pool())
+            pool = pa.system_memory_pool()
+            return read_json(body, schema, unknown=unknown, threads=False, pool=pool)
 
         conditions: ConditionFrames | None = ConditionFrames()
         tables: list[pa.Table] = []
@@ -226,7 +235,9 @@ def _read_body(
                 tables.append(table)
                 if conditions is not None and not _piece_conditions(table, conditions):
                     conditions = None  # not valid UTF-8: the checks after reading say so
-            return pa.concat_tables(tables), conditions
+            # Inferred, an unknown key is in the pieces that have it: the others get nulls.
+            promote = "permissive" if unknown == "infer" else "none"
+            return pa.concat_tables(tables, promote_options=promote), conditions
         except READ_ERRORS:
             pass  # a split inside a string or a nested list, or a body that does not fit
         finally:
@@ -235,7 +246,7 @@ def _read_body(
             release_memory()
     # On this thread: the memory the reader frees is then this thread's to reuse (mimalloc
     # keeps freed pages per thread) when the tables are built next.
-    return read_json(data, _BODY_SCHEMA, threads=False), None
+    return read_json(data, schema, unknown=unknown, threads=False), None
 
 
 def _piece_conditions(table: pa.Table, out: ConditionFrames) -> bool:
@@ -245,7 +256,8 @@ def _piece_conditions(table: pa.Table, out: ConditionFrames) -> bool:
     except pa.ArrowInvalid:
         return False
     for lists in table.column("audiences").chunks:
-        records = dict(zip(_RECORD_TYPE.names, lists.flatten().flatten(), strict=True))
+        structs = lists.flatten()
+        records = dict(zip(structs.type.names, structs.flatten(), strict=True))
         rules, website, rule_id = records["rule"], records["websiteId"], records["ruleId"]
         for s, chunk in rule_chunks(rules):
             out.add(chunk, website.slice(s, len(chunk)), rule_id.slice(s, len(chunk)))
