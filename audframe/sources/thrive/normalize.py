@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..._extra import ExtraColumns, compile_extra_columns
-from ..._json import JSONDecodeError, dumps, read_body
+from ..._json import JSONDecodeError, dumps, dumps_rows, read_body
 from ...errors import InputError
 from .arrow import read_page
 from .records import STRING, Page, page_of
@@ -92,7 +91,7 @@ def frame(pages: Sequence[Page], extra_columns: ExtraColumns | None) -> pd.DataF
         pc.if_else(pc.equal(category, "audience"), parent_id, pc.coalesce(parent_id, own_id)),
     )
     extras = [row for p in pages for row in p.extra]
-    columns["extra"] = pa.array(_extra_texts(extras), type=STRING)
+    columns["extra"] = pa.array(dumps_rows(extras, _extra_text), type=STRING)
     more = None
     if extra_columns is not None:
         raw = [record for p in pages for record in (p.raw or [])]
@@ -103,20 +102,6 @@ def frame(pages: Sequence[Page], extra_columns: ExtraColumns | None) -> pd.DataF
 def _concat(arrays: list[pa.Array | pa.ChunkedArray]) -> pa.Array:
     chunks = [c for a in arrays for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])]
     return pa.concat_arrays(chunks)
-
-
-def _extra_texts(rows: list[dict[str, Any] | None]) -> list[str | None]:
-    """Each row as sorted JSON text: orjson at once where it can (every record may drift)."""
-    texts: list[str | None] = [None] * len(rows)
-    fast = orjson.dumps
-    option = orjson.OPT_SORT_KEYS
-    for i, row in enumerate(rows):
-        if row is not None:
-            try:
-                texts[i] = fast(row, option=option).decode()
-            except (TypeError, orjson.JSONEncodeError):
-                texts[i] = _extra_text(row, i)  # too deep, an integer past 64 bits, ...
-    return texts
 
 
 def _extra_text(row: dict[str, Any], index: int) -> str:

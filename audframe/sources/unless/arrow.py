@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..._json import describe, dumps
+from ..._json import describe, dumps, dumps_rows
 from ..._timestamps import _MS_BOUND
 from .._arrow import (
     MAX_ARROW_BODY,
@@ -138,10 +138,7 @@ def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
         mask[uncounted] = True
         n_variants = pc.if_else(pa.array(mask), pa.scalar(None, n_variants.type), n_variants)
     aud["n_variants"] = n_variants
-    aud["extra"] = pa.array(
-        [None if kept is None else json_text(kept, sort=True) for kept in _by_row(extras, n)],
-        type=_STR,
-    )
+    aud["extra"] = pa.array(dumps_rows(_by_row(extras, n), _extra_text), type=_STR)
 
     parents, position = _list_positions(variants, pc.list_value_length(variants).fill_null(0))
     variant_fields = variant_values.flatten()
@@ -179,6 +176,10 @@ def _extras(
         for i, value in found.items():
             extras.setdefault(i, {})[key] = value
     return extras
+
+
+def _extra_text(kept: dict[str, Any], _: int) -> str:
+    return json_text(kept, sort=True)
 
 
 def _quoted(key: str) -> bytes:
