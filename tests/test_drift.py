@@ -161,6 +161,7 @@ DRIFTS = {
     "object-key-all": (0, "meta", {"owner": "x", "tags": [1, 2]}),
     "flat-key-one": (1, "region", "web"),
     "flat-key-all": (0, "region", "web"),
+    "date-like-key-one": (1, "deletedAt", "2024-01-01T00:00:00"),  # not read as a date
     "another-kind": (1, None, "yes"),
     "another-kind-object": (1, None, {"level": "high"}),
 }
@@ -224,8 +225,8 @@ def test_unless_null_record_is_read_by_arrow_as_a_row_saying_so():
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("x", 2**70), ("x", 1.5), ("x", {"a": None}), ("x", "2024-01-01T00:00:00")],
-    ids=["int-past-64-bits", "float", "null-in-object", "date-like-text"],
+    [("x", 2**70), ("x", 1.5), ("x", {"a": None})],
+    ids=["int-past-64-bits", "float", "null-in-object"],
 )
 def test_thrive_values_arrow_may_not_read_exactly_take_the_exact_path(key, value):
     records = [_thrive_record(0), {**_thrive_record(1), key: value}]
@@ -272,3 +273,40 @@ def test_a_drifted_body_nested_200000_deep_does_not_crash_the_interpreter(source
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "depth limit" in done.stdout
+
+
+@pytest.mark.parametrize("later", [False, True], ids=["seen-first", "only-later"])
+@pytest.mark.parametrize("source", ["thrive", "unless"])
+def test_drifted_keys_are_learnt_from_the_first_records(monkeypatch, source, later):
+    # Measuring a whole body's depth costs a fifth of reading it: the keys the first records
+    # hold are declared instead, and the body read refusing unknown keys (safe at any depth).
+    # A key only later records hold still reads, by inference once the body is measured.
+    import audframe.sources._drift as drift
+
+    measured: list[int] = []
+    real = drift.nesting
+    monkeypatch.setattr(drift, "nesting", lambda body: measured.append(len(body)) or real(body))
+    module = "thrive" if source == "thrive" else "unless"
+    monkeypatch.setattr(f"audframe.sources.{module}.arrow.FIRST_PIECE_BYTES", 1_500)
+    if source == "thrive":
+        records: list[dict[str, Any]] = [_thrive_record(i) for i in range(40)]
+    else:
+        records = [_unless_record(i) for i in range(40)]
+    records[1]["meta"] = {"owner": "x", "tags": [1, 2]}
+    records[30]["meta"] = {"owner": "y", "tags": []}
+    records[2]["deletedAt"] = "2024-01-01T00:00:00"
+    if later:
+        records[35]["late"] = "z"
+    if source == "thrive":
+        wire = json.dumps({"results": records}).encode()
+        assert parse_arrow(wire) is not None
+        pd.testing.assert_frame_equal(af.normalize_thrive(wire), af.normalize_thrive(records))
+    else:
+        wire = orjson.dumps({"audiences": records})
+        assert from_arrow(wire) is not None
+        u = normalize_unless(wire)
+        for name, table in normalize_unless(records).tables().items():
+            pd.testing.assert_frame_equal(u.tables()[name], table, obj=name)
+    assert measured
+    assert measured[0] < len(wire)  # the first records, not the body
+    assert (len(wire) in measured) == later

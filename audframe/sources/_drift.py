@@ -86,23 +86,30 @@ def read_drifted(
     schema: pa.Schema,
     *,
     read: Reader,
+    first: Callable[[bytes], bytes | None],
     failed: BaseException | None = None,
 ) -> Drifted | None:
     """``body`` read against ``schema`` whatever drifted, or None where Arrow cannot.
 
-    Unknown keys are inferred only once the body is known to be :func:`shallow` (Arrow's
-    inference recurses per level of nesting, and overflows the C stack on deep values).
+    Unknown keys are inferred only from a body known to be :func:`shallow` (Arrow's inference
+    recurses per level of nesting, and overflows the C stack on deep values). Measuring a whole
+    body costs a fifth of reading it, so the keys are first learnt from its first records
+    (:func:`_learn`) and declared: then the body is read with unknown keys refused, which is
+    safe at any depth. Only where that read still meets an unknown key is the whole body
+    measured and its keys inferred.
 
     Args:
         body: a whole body, of the shape ``schema`` describes.
         schema: the documented shape; aliases are added to it as the reads find them.
         read: reads a body against a schema, unknown keys refused or inferred (a source's
             :func:`~._arrow.read_json`, with its own threads and memory settings).
+        first: the body's first records as a body of their own (a megabyte or so), or None.
         failed: the error a read of ``body`` against ``schema`` already raised, if one did.
     """
     nonce = secrets.token_hex(6)
     aliases: dict[str, str] = {}
     unknown: Literal["error", "infer"] = "error"
+    learning = True
     for _ in range(_TRIES):
         if failed is None:
             try:
@@ -112,6 +119,12 @@ def read_drifted(
         message = str(failed)
         failed = None
         if "unexpected field" in message and unknown == "error":
+            sample = first(body) if learning else None
+            learnt = None if sample is None else _learn(sample, schema, read)
+            learning = False
+            if learnt is not None:
+                schema = learnt
+                continue
             if not shallow(body):
                 return None
             unknown = "infer"
@@ -135,6 +148,54 @@ def read_drifted(
                 return None
             unknown = "infer"
     return None
+
+
+def _learn(sample: bytes, schema: pa.Schema, read: Reader) -> pa.Schema | None:
+    """``schema`` with the unknown keys ``sample`` holds declared as Arrow inferred them, or
+    None where it holds none, is deep, or does not read.
+
+    An inferred timestamp is declared as text (so it reads as sent); a key only ever null is
+    left out (declared null, its first value would fail the read).
+    """
+    if not shallow(sample):
+        return None
+    try:
+        inferred = read(sample, schema, "infer").schema
+    except READ_ERRORS:
+        return None
+    learnt = pa.schema([f.with_type(_merge(f.type, inferred.field(f.name).type)) for f in schema])
+    return None if learnt.equals(schema) else learnt
+
+
+def _merge(declared: pa.DataType, inferred: pa.DataType) -> pa.DataType:
+    """``declared`` with what ``inferred`` holds beyond it, in every struct, as JSON reads."""
+    if pa.types.is_struct(declared) and pa.types.is_struct(inferred):
+        fields = [f.with_type(_merge(f.type, inferred.field(f.name).type)) for f in declared]
+        for new in inferred:
+            if declared.get_field_index(new.name) < 0:
+                type_ = _as_read(new.type)
+                if type_ is not None:
+                    fields.append(pa.field(new.name, type_))
+        return pa.struct(fields)
+    if pa.types.is_list(declared) and pa.types.is_list(inferred):
+        item = _merge(declared.value_type, inferred.value_type)
+        return pa.list_(declared.value_field.with_type(item))
+    return declared
+
+
+def _as_read(inferred: pa.DataType) -> pa.DataType | None:
+    """An inferred type to declare: timestamps as text, nulls left out (None)."""
+    if pa.types.is_null(inferred):
+        return None
+    if pa.types.is_timestamp(inferred):
+        return pa.string()
+    if pa.types.is_struct(inferred):
+        fields = [(f.name, _as_read(f.type)) for f in inferred]
+        return pa.struct([pa.field(name, t) for name, t in fields if t is not None])
+    if pa.types.is_list(inferred):
+        item = _as_read(inferred.value_type)
+        return None if item is None else pa.list_(item)
+    return inferred
 
 
 def _rename(body: bytes, key: str, kind: str, alias: str) -> tuple[bytes, int]:

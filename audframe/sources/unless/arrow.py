@@ -23,9 +23,11 @@ import pyarrow.compute as pc
 from ..._json import describe, dumps, dumps_rows
 from ..._timestamps import _MS_BOUND
 from .._arrow import (
+    FIRST_PIECE_BYTES,
     MAX_ARROW_BODY,
     OPENS_OBJECT,
     READ_ERRORS,
+    first_piece,
     piece,
     read_json,
     release_memory,
@@ -73,7 +75,7 @@ def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
     try:
         drifted = Drifted(read(data, _BODY_SCHEMA, "error"))
     except READ_ERRORS as exc:
-        found = read_drifted(bytes(data), _BODY_SCHEMA, read=read, failed=exc)
+        found = read_drifted(bytes(data), _BODY_SCHEMA, read=read, first=_first, failed=exc)
         if found is None:
             return None
         drifted = found
@@ -176,6 +178,12 @@ def _extras(
         for i, value in found.items():
             extras.setdefault(i, {})[key] = value
     return extras
+
+
+def _first(body: bytes) -> bytes | None:
+    """The body's first records as a body of their own, to learn drifted keys from."""
+    start = _BODY_START.match(body)
+    return None if start is None else first_piece(body, start.end(), FIRST_PIECE_BYTES, _SPLIT)
 
 
 def _extra_text(kept: dict[str, Any], _: int) -> str:
