@@ -310,3 +310,20 @@ def test_drifted_keys_are_learnt_from_the_first_records(monkeypatch, source, lat
     assert measured
     assert measured[0] < len(wire)  # the first records, not the body
     assert (len(wire) in measured) == later
+
+
+@pytest.mark.parametrize(
+    "separators",
+    [(",", ":"), (", ", ": "), (",", " : "), (",\n", ":\n\t")],
+    ids=["compact", "spaced", "space-before-colon", "newlines"],
+)
+def test_a_value_of_another_kind_is_found_however_the_key_is_spelt(separators):
+    records = [_thrive_record(i) for i in range(4)]
+    records[1]["apiControlled"] = "yes"
+    records[2]['x"apiControlled'] = "a longer key, ending alike"
+    wire = json.dumps({"results": records}, separators=separators).encode()
+    assert parse_arrow(wire) is not None
+    df = af.normalize_thrive(wire)
+    pd.testing.assert_frame_equal(df, af.normalize_thrive(records))
+    assert json.loads(df["extra"][1]) == {"apiControlled": "yes"}
+    assert json.loads(df["extra"][2]) == {'x"apiControlled': "a longer key, ending alike"}
