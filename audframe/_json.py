@@ -18,7 +18,7 @@ long digit runs at memory speed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -137,9 +137,10 @@ def dumps(value: Any, *, sort: bool = False) -> str:
 
 
 def dumps_rows(
-    rows: list[dict[str, Any] | None], fallback: Callable[[dict[str, Any], int], str]
+    rows: Sequence[dict[str, Any] | str | None], fallback: Callable[[dict[str, Any], int], str]
 ) -> list[str | None]:
-    """Each row as JSON text with sorted keys (None stays None), as :func:`dumps` writes it.
+    """Each row as JSON text with sorted keys (None stays None, text already written stays),
+    as :func:`dumps` writes it.
 
     orjson straight, a row at a time: a body whose every record drifted has a row per record,
     and the wrapper around orjson would cost more than orjson. What orjson refuses (nesting
@@ -150,11 +151,13 @@ def dumps_rows(
     fast = orjson.dumps
     option = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
     for i, row in enumerate(rows):
-        if row is not None:
+        if type(row) is str:
+            texts[i] = row
+        elif row is not None:
             try:
                 texts[i] = fast(row, option=option).decode()
             except (TypeError, orjson.JSONEncodeError):
-                texts[i] = fallback(row, i)
+                texts[i] = fallback(row, i)  # type: ignore[arg-type]
     return texts
 
 

@@ -327,3 +327,34 @@ def test_a_value_of_another_kind_is_found_however_the_key_is_spelt(separators):
     pd.testing.assert_frame_equal(df, af.normalize_thrive(records))
     assert json.loads(df["extra"][1]) == {"apiControlled": "yes"}
     assert json.loads(df["extra"][2]) == {'x"apiControlled': "a longer key, ending alike"}
+
+
+@pytest.mark.parametrize(
+    "odd",
+    ["none", "quote", "control", "bad-date", "bool", "int", "null-record"],
+)
+@pytest.mark.parametrize("source", ["thrive", "unless"])
+def test_a_key_on_every_record_is_written_as_text_at_once_and_as_the_exact_path_does(source, odd):
+    values: list[Any] = [f"web {i} – é/" for i in range(5)]
+    if odd == "quote":
+        values[2] = 'say "hi" \\ there'
+    elif odd == "control":
+        values[2] = "tab\there"
+    elif odd in ("bool", "int"):
+        values = [i % 2 == 0 if odd == "bool" else i - 2 for i in range(5)]
+    if source == "thrive":
+        records: list[Any] = [{**_thrive_record(i), "region": v} for i, v in enumerate(values)]
+        if odd == "bad-date":
+            records[3]["createdAt"] = "yesterday"
+        wire = json.dumps({"results": records}, ensure_ascii=False).encode()
+        assert parse_arrow(wire) is not None
+        pd.testing.assert_frame_equal(af.normalize_thrive(wire), af.normalize_thrive(records))
+        return
+    records = [{**_unless_record(i), "region": v} for i, v in enumerate(values)]
+    if odd == "null-record":
+        records[3] = None
+    wire = orjson.dumps({"audiences": records})
+    assert from_arrow(wire) is not None
+    u = normalize_unless(wire)
+    for name, table in normalize_unless(records).tables().items():
+        pd.testing.assert_frame_equal(u.tables()[name], table, obj=name)

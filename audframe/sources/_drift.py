@@ -44,6 +44,7 @@ __all__ = [
     "Reader",
     "exact_values",
     "nesting",
+    "plain_texts",
     "read_drifted",
     "shallow",
     "unalias",
@@ -68,6 +69,7 @@ _FIRST_BYTES = {"string": [b'"'], "object": [b"{"], "array": [b"["], "boolean": 
 # The column type an alias of a scalar kind is declared with; other kinds are inferred.
 _ALIAS_TYPES = {"string": pa.string(), "boolean": pa.bool_(), "number": pa.int64()}
 _TRIES = 12  # reads of one body, at most: one per drifted key and kind, and one to infer
+_ESCAPES = '["\\\\\\x00-\\x1f]'  # what JSON text escapes in a string (orjson no more)
 _MAX_VALUE_DEPTH = 64  # levels of a value rebuilt from Arrow; deeper takes the exact path
 
 #: Levels of nesting below which Arrow may infer a body's unknown keys (it overflows the C
@@ -236,11 +238,13 @@ def _rename(body: bytes, key: str, kind: str, alias: str, *, thorough: bool) -> 
     places = [at for at in places if not at or body[at - 1] != 0x5C]
     if not places:
         return body, 0
-    out, last = [], 0
+    view = memoryview(body)
+    out: list[bytes | memoryview] = []
+    last = 0
     for at in places:
-        out += [body[last:at], new]
+        out += [view[last:at], new]
         last = at + len(name)
-    out.append(body[last:])
+    out.append(view[last:])
     return b"".join(out), len(places)
 
 
@@ -274,6 +278,26 @@ def exact_values(values: pa.Array, aliases: dict[str, str]) -> dict[int, Any] | 
     if aliases:
         found = [unalias(value, aliases) for value in found]
     return dict(zip(rows, found, strict=True))
+
+
+def plain_texts(values: pa.Array, key: str) -> pa.Array | None:
+    """``{"key": value}`` as JSON text by row (null where ``values`` is), at Arrow's speed, as
+    :func:`audframe._json.dumps` writes it; None where a value is not a string needing no escape,
+    a boolean or an integer. For a key every record gained: a text per record, no dict."""
+    t = values.type
+    try:
+        values.validate(full=True)
+    except pa.ArrowInvalid:
+        return None
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        if pc.any(pc.match_substring_regex(values, _ESCAPES)).as_py():
+            return None
+        written = pc.binary_join_element_wise('"', values, '"', "")
+    elif pa.types.is_boolean(t) or pa.types.is_int64(t):
+        written = pc.cast(values, pa.string())
+    else:
+        return None
+    return pc.binary_join_element_wise(dumps({key: 0})[:-2], written, "}", "")
 
 
 def _exact(values: pa.Array, depth: int) -> bool:

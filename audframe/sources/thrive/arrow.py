@@ -28,7 +28,7 @@ from .._arrow import (
     release_memory,
     spans,
 )
-from .._drift import Drifted, exact_values, nesting, read_drifted
+from .._drift import Drifted, exact_values, nesting, plain_texts, read_drifted
 from .records import (
     KNOWN,
     PARENT_KEYS,
@@ -104,13 +104,16 @@ def parse_arrow(body: bytes) -> Page | None:
     parent = fields["parent"]
     parent_fields: dict[str, pa.Array] = dict(zip(parent.type.names, parent.flatten(), strict=True))
     extra: list[dict[str, Any] | None] = [None] * len(records)
-    for name, values in fields.items():
-        if name not in KNOWN and not _keep(extra, values, aliases.get(name, name), aliases):
+    unknown = [name for name in fields if name not in KNOWN]
+    under_parent = [name for name in parent_fields if name not in PARENT_KEYS]
+    text = None
+    if len(unknown) == 1 and not under_parent:  # a key, likely on every record: text at once
+        text = plain_texts(fields[unknown[0]], aliases.get(unknown[0], unknown[0]))
+    for name in unknown if text is None else []:
+        if not _keep(extra, fields[name], aliases.get(name, name), aliases):
             return None
-    for name, values in parent_fields.items():
-        if name in PARENT_KEYS:
-            continue
-        if not _keep(extra, values, aliases.get(name, name), aliases, under="parent"):
+    for name in under_parent:
+        if not _keep(extra, parent_fields[name], aliases.get(name, name), aliases, under="parent"):
             return None
     try:
         # Arrow's reader takes bytes that are not UTF-8 into string columns as they are; the
@@ -126,7 +129,12 @@ def parse_arrow(body: bytes) -> Page | None:
     for key, col in TIME_KEYS.items():
         columns[col] = timestamps(fields[key], key, extra)
     pagination = table.column("pagination").chunk(0)[0].as_py()
-    return Page(columns, extra, pagination)
+    if text is None:
+        return Page(columns, list(extra), pagination)
+    if any(row is not None for row in extra):  # a date that is not one is in extra too
+        _keep(extra, fields[unknown[0]], aliases.get(unknown[0], unknown[0]), aliases)
+        return Page(columns, list(extra), pagination)
+    return Page(columns, text.to_pylist(), pagination)
 
 
 def _keep(

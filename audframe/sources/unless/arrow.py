@@ -33,7 +33,7 @@ from .._arrow import (
     release_memory,
     spans,
 )
-from .._drift import Drifted, exact_values, read_drifted
+from .._drift import Drifted, exact_values, plain_texts, read_drifted
 from .columns import Built, ConditionFrames, json_text, rule_chunks
 from .records import BOOLS, EXACT_FLOAT, INTS, KNOWN, STRINGS, TIMES
 
@@ -91,9 +91,10 @@ def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
     columns = zip(*(part.flatten() for part in parts), strict=True)
     fields = {key: _joined(arrays) for key, arrays in zip(names, columns, strict=True)}
     objects = _joined([part.is_valid() for part in parts])
-    extras = _extras(drifted, fields, objects)
-    if extras is None:
+    kept = _extras(drifted, fields, objects)
+    if kept is None:
         return None
+    extras, text = kept
     try:
         # Arrow's reader copies string bytes without checking they are UTF-8; the Python path
         # then says the body is not valid JSON. (Only now: every type is shallow by here.)
@@ -140,7 +141,9 @@ def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
         mask[uncounted] = True
         n_variants = pc.if_else(pa.array(mask), pa.scalar(None, n_variants.type), n_variants)
     aud["n_variants"] = n_variants
-    aud["extra"] = pa.array(dumps_rows(_by_row(extras, n), _extra_text), type=_STR)
+    if text is None:
+        text = pa.array(dumps_rows(_by_row(extras, n), _extra_text), type=_STR)
+    aud["extra"] = text
 
     parents, position = _list_positions(variants, pc.list_value_length(variants).fill_null(0))
     variant_fields = variant_values.flatten()
@@ -157,27 +160,34 @@ def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
 
 def _extras(
     drifted: Drifted, fields: dict[str, Any], objects: pa.Array | pa.ChunkedArray
-) -> dict[int, dict[str, Any]] | None:
+) -> tuple[dict[int, dict[str, Any]], pa.Array | None] | None:
     """Per row, what its ``extra`` holds: the values of the columns the tables do not keep
-    (taken out of ``fields``), under their keys; None where Arrow may not have read them
-    exactly."""
+    (taken out of ``fields``), under their keys, or (one unknown key of plain values, likely
+    on every record) the ``extra`` column's text itself; None where Arrow may not have read
+    them exactly."""
     extras: dict[int, dict[str, Any]] = {}
     aliases = drifted.aliases
-    for name in [name for name in fields if name not in KNOWN]:
+    names = [name for name in fields if name not in KNOWN]
+    for name in names:
         values = _one(fields.pop(name))
         key = aliases.get(name, name)
         if key == "rule":
             return None  # a rule that is not text: the exact path parses its JSON text
-        found = exact_values(values, aliases)
-        if found is None:
-            return None
-        if name not in aliases and drifted.body.count(_quoted(name)) != len(found):
+        written = len(values) - values.null_count
+        if name not in aliases and drifted.body.count(_quoted(name)) != written:
             # The exact path keeps an unknown key's null too, where Arrow reads it as absent:
             # every time the key is written, it must hold a value Arrow read.
             return None
+        if len(names) == 1 and name not in aliases and objects.false_count == 0:
+            text = plain_texts(values, key)
+            if text is not None:
+                return extras, text.cast(_STR)
+        found = exact_values(values, aliases)
+        if found is None:
+            return None
         for i, value in found.items():
             extras.setdefault(i, {})[key] = value
-    return extras
+    return extras, None
 
 
 def _first(body: bytes) -> bytes | None:
