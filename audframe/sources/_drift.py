@@ -64,6 +64,7 @@ _STARTS = {
 _VALUE_OF = {
     kind: re.compile(rb"[ \t\r\n]*:[ \t\r\n]*[" + first + rb"]") for kind, first in _STARTS.items()
 }
+_SEPARATOR = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*")  # between a key and its value
 # The first bytes of a value of a kind that has few, looked for literally.
 _FIRST_BYTES = {"string": [b'"'], "object": [b"{"], "array": [b"["], "boolean": [b"t", b"f"]}
 # The column type an alias of a scalar kind is declared with; other kinds are inferred.
@@ -219,7 +220,8 @@ def _rename(body: bytes, key: str, kind: str, alias: str, *, thorough: bool) -> 
     Only a key can be a quoted name followed by a colon: in a string every quote is escaped,
     which is why a match after a backslash (part of a longer key) is left alone. A regular
     expression finds every spelling but crawls (a third of a read); unless ``thorough``, the
-    two spellings serialisers write (``"key":"`` and ``"key": "``) are found at memory speed.
+    key is looked for at memory speed as the body's first such key is written (``"key":"``,
+    ``"key": "``, ...): a retry shows where another spelling was left.
     """
     name = dumps(key).encode()
     new = dumps(alias).encode()
@@ -228,8 +230,11 @@ def _rename(body: bytes, key: str, kind: str, alias: str, *, thorough: bool) -> 
         pattern = re.compile(re.escape(name) + b"(?=" + _VALUE_OF[kind].pattern + b")")
         places = [m.start() for m in pattern.finditer(body)]
     else:
+        # As the body's first such key is written: one serialiser writes all alike.
+        written = _SEPARATOR.match(body, max(0, body.find(name)) + len(name))
+        spellings = [written.group()] if written else [b":", b": "]
         places = []
-        for token in (name + sep + first for sep in (b":", b": ") for first in firsts):
+        for token in (name + sep + first for sep in spellings for first in firsts):
             at = body.find(token)
             while at >= 0:
                 places.append(at)
