@@ -354,7 +354,11 @@ def test_a_key_on_every_record_is_written_as_text_at_once_and_as_the_exact_path_
     if odd == "null-record":
         records[3] = None
     wire = orjson.dumps({"audiences": records})
-    assert from_arrow(wire) is not None
-    u = normalize_unless(wire)
-    for name, table in normalize_unless(records).tables().items():
-        pd.testing.assert_frame_equal(u.tables()[name], table, obj=name)
+    for piece_bytes in (None, 600):  # one block, and pieces read on a thread
+        with pytest.MonkeyPatch.context() as mp:
+            if piece_bytes is not None:
+                mp.setattr(unless_arrow, "_PIECE_BYTES", piece_bytes)
+            assert from_arrow(wire) is not None
+            u = normalize_unless(wire)
+        for name, table in normalize_unless(records).tables().items():
+            pd.testing.assert_frame_equal(u.tables()[name], table, obj=name)

@@ -178,7 +178,7 @@ def _extras(
             # The exact path keeps an unknown key's null too, where Arrow reads it as absent:
             # every time the key is written, it must hold a value Arrow read.
             return None
-        if len(names) == 1 and name not in aliases and objects.false_count == 0:
+        if len(names) == 1 and name not in aliases and pc.all(objects).as_py():
             text = plain_texts(values, key)
             if text is not None:
                 return extras, text.cast(_STR)
