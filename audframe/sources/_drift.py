@@ -6,11 +6,14 @@ drift are taken in instead, each costing a rewrite or a retry of the read, not t
 - **A value of another kind than its key's column** (``"apiControlled": "yes"``, ``"prio":
   "high"``): Arrow's error names the key and the kind. Every value of that kind under that key is
   renamed, in the body's bytes, to an *alias* key of its own (``apiControlled`` + a marker + the
-  kind), which the schema declares where the key is declared (a scalar kind) or lets Arrow infer
-  (an object or an array). The column keeps the values of its kind; the alias column holds the
-  others, row by row, and the caller puts them in ``extra`` under the original key.
-- **Keys the schema does not list** (flat or nested, on one record or on all): Arrow infers a
-  column for each, once the body is known not to nest deeper than Arrow's inference survives.
+  kind), which the schema declares where the key is declared (a scalar kind) or learns as an
+  unknown key's (an object or an array). The column keeps the values of its kind; the alias
+  column holds the others, row by row, and the caller puts them in ``extra`` under the
+  original key.
+- **Keys the schema does not list** (flat or nested, on one record or on all): their types are
+  learnt from the body's first records and declared, so the body is read refusing anything
+  else (safe at any depth); where a key appears only later, Arrow infers a column for each
+  once the body is known not to nest deeper than Arrow's inference survives.
 - **Two kinds under one unknown key**: split by the same renaming.
 
 What Arrow reads is used only where it is exactly what JSON had (:func:`exact_values`): strings,
