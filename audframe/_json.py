@@ -18,6 +18,7 @@ long digit runs at memory speed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -40,6 +41,7 @@ __all__ = [
     "RawNumber",
     "describe",
     "dumps",
+    "dumps_rows",
     "has_long_number",
     "is_unreadable",
     "loads",
@@ -132,6 +134,31 @@ def dumps(value: Any, *, sort: bool = False) -> str:
         return orjson.dumps(value, option=option, default=_fragment).decode()
     except orjson.JSONEncodeError:
         return _deep_dumps(value, sort=sort)
+
+
+def dumps_rows(
+    rows: Sequence[dict[str, Any] | str | None], fallback: Callable[[dict[str, Any], int], str]
+) -> list[str | None]:
+    """Each row as JSON text with sorted keys (None stays None, text already written stays),
+    as :func:`dumps` writes it.
+
+    orjson straight, a row at a time: a body whose every record drifted has a row per record,
+    and the wrapper around orjson would cost more than orjson. What orjson refuses (nesting
+    past its limit, integers past 64 bits, a value that is no JSON) goes to ``fallback(row,
+    index)``.
+    """
+    texts: list[str | None] = [None] * len(rows)
+    fast = orjson.dumps
+    option = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+    for i, row in enumerate(rows):
+        if type(row) is str:
+            texts[i] = row
+        elif row is not None:
+            try:
+                texts[i] = fast(row, option=option).decode()
+            except (TypeError, orjson.JSONEncodeError):
+                texts[i] = fallback(row, i)  # type: ignore[arg-type]
+    return texts
 
 
 def is_unreadable(value: Any) -> bool:

@@ -20,9 +20,11 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 
 __all__ = [
+    "FIRST_PIECE_BYTES",
     "MAX_ARROW_BODY",
     "OPENS_OBJECT",
     "READ_ERRORS",
+    "first_piece",
     "piece",
     "read_json",
     "release_memory",
@@ -34,6 +36,9 @@ MAX_ARROW_BODY = 2**31 - 2
 #: A body that opens with an object, after JSON's whitespace (and only JSON's: ``\f`` is not).
 #: Anything else (a top-level ``null`` crashes Arrow's reader) goes to the exact path.
 OPENS_OBJECT = re.compile(rb"[ \t\r\n]*\{")
+#: Bytes of a body's first records that :func:`first_piece` takes: enough to see a key that
+#: one record in a thousand holds, a small part of a big body's read.
+FIRST_PIECE_BYTES = 1 << 20
 #: What Arrow's reader raises for a body that does not fit the schema (or is not JSON).
 READ_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeDecodeError)
 
@@ -89,6 +94,17 @@ def spans(
         begin = cut.end()
     found.append((begin, len(data)))
     return found
+
+
+def first_piece(
+    data: bytes | bytearray | memoryview, begin: int, size: int, split: re.Pattern[bytes]
+) -> bytes:
+    """The body's opening (up to ``begin``, its list's ``[``) and its records up to the first
+    split past ``size`` bytes, as a body of its own (see :func:`spans`); a small body whole."""
+    cut = split.search(data, begin + size)
+    if cut is None:
+        return bytes(data)
+    return piece(data, bytes(data[:begin]), (begin, cut.start() + 1))
 
 
 def piece(data: bytes | bytearray | memoryview, head: bytes, span: tuple[int, int]) -> bytes:

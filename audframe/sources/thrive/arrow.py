@@ -1,9 +1,12 @@
-"""Thrive's fast path: a body of the documented shape read by Arrow's JSON reader into columns.
+"""Thrive's fast path: a body read by Arrow's JSON reader into columns, drift and all.
 
-Anything the reader cannot give exactly (a record that is not an object, an unknown key of a type
-that may have lost digits, bytes that are not UTF-8) makes it give up, and the exact path
-(:mod:`.records`) reads the body instead: both give the same :class:`~.records.Page`. A body of
-2 GiB or more, past what the reader takes at once, is read in pieces of records.
+A body of the documented shape is one read. One that drifted (keys the table does not know,
+values of another type than documented) is read per column by :mod:`.._drift`: each drifted
+value ends in its record's ``extra``, exactly as the exact path (:mod:`.records`) keeps it, and
+every other value in its column. Only what Arrow cannot give exactly (a record that is not an
+object, a number that may have lost digits, bytes that are not UTF-8) makes it give up, and the
+exact path reads the body instead: both give the same :class:`~.records.Page`. A body of 2 GiB or
+more, past what the reader takes at once, is read in pieces of records.
 """
 
 from __future__ import annotations
@@ -11,11 +14,21 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-import numpy as np
 import pyarrow as pa
 
 from ..._json import JSONDecodeError, read_body
-from .._arrow import MAX_ARROW_BODY, OPENS_OBJECT, piece, read_json, release_memory, spans
+from .._arrow import (
+    FIRST_PIECE_BYTES,
+    MAX_ARROW_BODY,
+    OPENS_OBJECT,
+    READ_ERRORS,
+    first_piece,
+    piece,
+    read_json,
+    release_memory,
+    spans,
+)
+from .._drift import Drifted, exact_values, nesting, plain_texts, read_drifted
 from .records import (
     KNOWN,
     PARENT_KEYS,
@@ -23,10 +36,11 @@ from .records import (
     STRING_KEYS,
     TIME_KEYS,
     Page,
-    collect,
     page_of,
     timestamps,
 )
+
+__all__ = ["nesting", "parse_arrow", "parse_pieces", "read_page"]
 
 _ARROW_BODY = pa.schema(
     [
@@ -53,20 +67,12 @@ _ARROW_BODY = pa.schema(
 )
 _RELEASE_ABOVE = 8 << 20  # bytes of body
 
-# Unknown keys of these Arrow types read back exactly as JSON had them; any other type (a
-# float that may have been an int, an object whose keys Arrow merged) takes the exact path.
-_EXACT_TYPES = (pa.types.is_string, pa.types.is_boolean, pa.types.is_int64, pa.types.is_null)
 
-
-MAX_ARROW_DEPTH = 512
 PIECE_BYTES = 64 << 20  # about the size of each piece of a body read in pieces
 _HEAD_BYTES = 1 << 16  # where "results" must start for a body to be read in pieces
 _RESULTS = re.compile(rb'"results"[ \t\r\n]*:[ \t\r\n]*\[')
 # Between two objects of a list: outside any string (there a quote would be escaped).
 _SPLIT = re.compile(rb'\}[ \t\r\n]*,[ \t\r\n]*(?=\{[ \t\r\n]*")')
-_NOT_MARKS = bytes(b for b in range(256) if b not in b'"[]{}\\u')
-_NOT_ESCAPES = bytes(b for b in range(256) if b not in b'"[]{}\\/bfnrtu')
-_LETTERS = b"\\/bfnrtu"  # what is left of escapes once they no longer hide a quote
 
 
 def read_page(data: bytes) -> Page | None:
@@ -82,12 +88,10 @@ def parse_arrow(body: bytes) -> Page | None:
     """The fast path: Arrow's JSON reader. None where it cannot give the exact answer."""
     if not OPENS_OBJECT.match(body):
         return None  # a top-level `null` crashes Arrow's reader (a segfault), and is no body
-    try:
-        table = _read_arrow(body)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
+    drifted = _read_arrow(body)
+    if drifted is None:
         return None
-    if table is None:
-        return None
+    table, aliases = drifted.table, drifted.aliases
     if table.num_rows != 1:
         return None
     results = table.column("results").chunk(0)
@@ -95,45 +99,65 @@ def parse_arrow(body: bytes) -> Page | None:
         return None  # no `results`: let the exact path say what is wrong
     records = results.values
     if records.null_count:
-        return None  # a record that is not an object
-    names = [f.name for f in records.type]
-    unknown = [n for n in names if n not in KNOWN]
-    parent = records.field("parent")
-    parent_unknown = [f.name for f in parent.type if f.name not in PARENT_KEYS]
-    for name in unknown:
-        if not any(check(records.field(name).type) for check in _EXACT_TYPES):
+        return None  # a record that is not an object: the exact path says which
+    fields: dict[str, pa.Array] = dict(zip(records.type.names, records.flatten(), strict=True))
+    parent = fields["parent"]
+    parent_fields: dict[str, pa.Array] = dict(zip(parent.type.names, parent.flatten(), strict=True))
+    extra: list[dict[str, Any] | None] = [None] * len(records)
+    unknown = [name for name in fields if name not in KNOWN]
+    under_parent = [name for name in parent_fields if name not in PARENT_KEYS]
+    text = None
+    if len(unknown) == 1 and not under_parent:  # a key, likely on every record: text at once
+        text = plain_texts(fields[unknown[0]], aliases.get(unknown[0], unknown[0]))
+    for name in unknown if text is None else []:
+        if not _keep(extra, fields[name], aliases.get(name, name), aliases):
             return None
-    for name in parent_unknown:
-        if not any(check(parent.field(name).type) for check in _EXACT_TYPES):
+    for name in under_parent:
+        if not _keep(extra, parent_fields[name], aliases.get(name, name), aliases, under="parent"):
             return None
     try:
         # Arrow's reader takes bytes that are not UTF-8 into string columns as they are; the
         # exact path rejects them with a message instead. (Checked only now: every type is
-        # flat or known by here, and validating a type nested thousands deep overflows the
-        # C stack.)
+        # known to be shallow by here, and validating a type nested thousands deep overflows
+        # the C stack.)
         table.validate(full=True)
     except pa.ArrowInvalid:
         return None
-    fields = dict(zip(names, records.flatten(), strict=True))
-    parent_fields = dict(
-        zip([f.name for f in parent.type], fields["parent"].flatten(), strict=True)
-    )
     columns: dict[str, pa.Array] = {col: fields[key] for key, col in STRING_KEYS.items()}
     columns["api_controlled"] = fields["apiControlled"]
     columns |= {col: parent_fields[key] for key, col in PARENT_KEYS.items()}
-    extra: list[dict[str, Any] | None] = [None] * len(records)
-    for name in unknown:
-        collect(extra, fields[name].to_pylist(), name)
-    for name in parent_unknown:
-        for i, value in enumerate(parent_fields[name].to_pylist()):
-            if value is not None:
-                row = extra[i] or {}
-                row.setdefault("parent", {})[name] = value
-                extra[i] = row
     for key, col in TIME_KEYS.items():
         columns[col] = timestamps(fields[key], key, extra)
     pagination = table.column("pagination").chunk(0)[0].as_py()
-    return Page(columns, extra, pagination)
+    if text is None:
+        return Page(columns, list(extra), pagination)
+    if any(row is not None for row in extra):  # a date that is not one is in extra too
+        _keep(extra, fields[unknown[0]], aliases.get(unknown[0], unknown[0]), aliases)
+        return Page(columns, list(extra), pagination)
+    return Page(columns, text.to_pylist(), pagination)
+
+
+def _keep(
+    extra: list[dict[str, Any] | None],
+    values: pa.Array,
+    key: str,
+    aliases: dict[str, str],
+    *,
+    under: str | None = None,
+) -> bool:
+    """Put the values of a column the table does not keep in their rows' ``extra``, under
+    ``key`` (in ``under``'s object if given); False where Arrow may not have read them exactly.
+    """
+    found = exact_values(values, aliases)
+    if found is None:
+        return False
+    for i, value in found.items():
+        row = extra[i]
+        if row is None:
+            extra[i] = {under: {key: value}} if under else {key: value}
+        else:
+            (row.setdefault(under, {}) if under else row)[key] = value
+    return True
 
 
 def parse_pieces(body: bytes) -> Page:
@@ -182,49 +206,30 @@ def _piece(body: bytes) -> Page | None:
     return page_of(parsed)
 
 
-def _read_arrow(body: bytes) -> pa.Table | None:
-    """The body as Arrow reads it against the documented shape, unknown keys inferred.
+def _read_arrow(body: bytes) -> Drifted | None:
+    """The body as Arrow reads it against the documented shape, drift and all.
 
-    Only inferring a type recurses per level of nesting (a value 20,000 levels deep overflows
-    the C stack), and only unknown keys are inferred. So the body is read first with unknown
-    keys refused, which is safe at any depth and is the whole read for a body of documented
-    keys; only a body that has unknown keys is measured for depth before it is read again.
+    The first read refuses unknown keys, which is safe at any depth and is the whole read for a
+    body of the documented shape; only a body that drifted is read again, per :mod:`.._drift`.
     """
     try:
-        return _arrow_json(body, unknown="error")
-    except pa.ArrowInvalid as exc:
-        if "unexpected field" not in str(exc) or nesting(body) > MAX_ARROW_DEPTH:
-            return None
-    return _arrow_json(body, unknown="infer")
+        return Drifted(_arrow_json(body, _ARROW_BODY))
+    except READ_ERRORS as exc:
+        failed = exc
+    return read_drifted(body, _ARROW_BODY, read=_arrow_json, first=_first, failed=failed)
 
 
-def _arrow_json(body: bytes, *, unknown: Literal["error", "infer"]) -> pa.Table:
+def _first(body: bytes) -> bytes | None:
+    """The body's first records as a body of their own, to learn drifted keys from."""
+    start = _RESULTS.search(body, 0, _HEAD_BYTES)
+    return None if start is None else first_piece(body, start.end(), FIRST_PIECE_BYTES, _SPLIT)
+
+
+def _arrow_json(
+    body: bytes, schema: pa.Schema, unknown: Literal["error", "infer"] = "error"
+) -> pa.Table:
     try:
-        return read_json(body, _ARROW_BODY, unknown=unknown)
+        return read_json(body, schema, unknown=unknown)
     finally:
         if len(body) > _RELEASE_ABOVE:
             release_memory()  # before the columns are built, not after
-
-
-def nesting(body: bytes) -> int:
-    """How deep the JSON in ``body`` nests (exact for valid JSON), at C speed.
-
-    Only quotes and brackets count, so the work is on a short string: with every other byte
-    gone, a string without brackets in it is two quotes side by side, and those go too.
-    ``\\uXXXX`` escapes hide no quote; where other escapes are (rare in API bodies), the
-    letters that may follow a backslash stay until the escapes are gone, so each stays whole.
-    For invalid JSON the figure may be off past the first error, where no parser reads anyway.
-    """
-    marks = body.translate(None, _NOT_MARKS).replace(b"\\u", b"")  # \uXXXX hides no quote
-    if b"\\" in marks:
-        marks = body.translate(None, _NOT_ESCAPES).replace(b"\\\\", b"").replace(b'\\"', b"")
-    marks = marks.translate(None, _LETTERS)
-    marks = marks.replace(b'""', b"")
-    chars = np.frombuffer(marks, dtype=np.uint8)
-    if not len(chars):
-        return 0
-    outside = (np.cumsum(chars == 0x22, dtype=np.int64) & 1) == 0
-    opens = ((chars == 0x5B) | (chars == 0x7B)) & outside
-    closes = ((chars == 0x5D) | (chars == 0x7D)) & outside
-    depth = np.cumsum(opens.astype(np.int64) - closes)
-    return max(0, int(depth.max()))

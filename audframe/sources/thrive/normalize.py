@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..._extra import ExtraColumns, compile_extra_columns
-from ..._json import JSONDecodeError, dumps, read_body
+from ..._json import JSONDecodeError, dumps, dumps_rows, read_body
 from ...errors import InputError
 from .arrow import read_page
 from .records import STRING, Page, page_of
@@ -91,9 +91,7 @@ def frame(pages: Sequence[Page], extra_columns: ExtraColumns | None) -> pd.DataF
         pc.if_else(pc.equal(category, "audience"), parent_id, pc.coalesce(parent_id, own_id)),
     )
     extras = [row for p in pages for row in p.extra]
-    columns["extra"] = pa.array(
-        [None if row is None else _extra_text(row, i) for i, row in enumerate(extras)], type=STRING
-    )
+    columns["extra"] = pa.array(dumps_rows(extras, _extra_text), type=STRING)
     more = None
     if extra_columns is not None:
         raw = [record for p in pages for record in (p.raw or [])]

@@ -35,7 +35,7 @@ class Page:
     """One page's typed columns (known keys) and what the server said about paging."""
 
     columns: dict[str, pa.Array]
-    extra: list[dict[str, Any] | None]
+    extra: list[dict[str, Any] | str | None]  # per record: its keys, or their JSON text
     pagination: dict[str, Any] | None
     raw: list[Any] | None = None  # the records themselves, kept only for extra_columns
 
@@ -111,7 +111,7 @@ def parse_records(records: list[Any]) -> Page:
     columns["api_controlled"] = pa.array(flags, type=pa.bool_())
     for key, col in TIME_KEYS.items():
         columns[col] = timestamps(pa.array(times[key], type=STRING), key, extra)
-    return Page(columns, extra, None)
+    return Page(columns, list(extra), None)
 
 
 def _take_parent(

@@ -1,9 +1,12 @@
 """Unless's fast path: a ``{"audiences": [...]}`` body read by Arrow's JSON reader into columns.
 
-The reader is held to the documented record shape: any key it does not know, any value of
-another type, makes it fail, and the caller takes the exact path (:mod:`.records`), the one that
-keeps such things in ``extra``. So both paths give the same tables. A big body is read in pieces
-on a thread while this one parses the rules of the pieces already read.
+The reader is held to the documented record shape. A body that drifted from it (keys the table
+does not know, values of another type, null records) is read per column by :mod:`.._drift`, and
+what drifted goes to its record's ``extra`` exactly as the exact path (:mod:`.records`) keeps it.
+What Arrow cannot give exactly (an odd variant or tag, a number that may have lost digits, a
+record that is a number or a string) makes it give up, and the caller takes the exact path: both
+paths give the same tables. A big body is read in pieces on a thread while this one parses the
+rules of the pieces already read.
 """
 
 from __future__ import annotations
@@ -11,24 +14,28 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..._json import describe, dumps, dumps_rows
 from ..._timestamps import _MS_BOUND
 from .._arrow import (
+    FIRST_PIECE_BYTES,
     MAX_ARROW_BODY,
     OPENS_OBJECT,
     READ_ERRORS,
+    first_piece,
     piece,
     read_json,
     release_memory,
     spans,
 )
-from .columns import Built, ConditionFrames, rule_chunks
-from .records import BOOLS, EXACT_FLOAT, INTS, STRINGS, TIMES
+from .._drift import Drifted, exact_values, plain_texts, read_drifted
+from .columns import Built, ConditionFrames, json_text, rule_chunks
+from .records import BOOLS, EXACT_FLOAT, INTS, KNOWN, STRINGS, TIMES
 
 # The record shape Arrow's JSON reader is held to. Any deviation (a key not listed, a value of
 # another type, a number that is not an int64) makes it fail, and the Python path takes over.
@@ -50,35 +57,50 @@ _BODY_SCHEMA = pa.schema([("audiences", pa.list_(_RECORD_TYPE))])
 
 
 def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
-    """Columns straight from a ``{"audiences": [...]}`` body, or None when it does not fit.
-
-    Arrow's reader is held to the documented shape (``_BODY_SCHEMA``): any key it does not know,
-    any value of another type, makes it fail, and the caller falls back to the Python path, the
-    one that keeps such things in ``extra``. So both paths give the same tables.
-    """
+    """Columns straight from a ``{"audiences": [...]}`` body, or None when Arrow cannot give
+    them exactly (the caller then takes the exact path, which gives the same tables)."""
     if not OPENS_OBJECT.match(data) or len(data) >= MAX_ARROW_BODY:
         return None
+    made: list[ConditionFrames | None] = []
+
+    def read(
+        body: bytes | bytearray | memoryview,
+        schema: pa.Schema,
+        unknown: Literal["error", "infer"],
+    ) -> pa.Table:
+        table, conditions = _read_body(body, schema, unknown)
+        made[:] = [conditions]
+        return table
+
     try:
-        table, conditions = _read_body(data)
-    except READ_ERRORS:
-        return None
+        drifted = Drifted(read(data, _BODY_SCHEMA, "error"))
+    except READ_ERRORS as exc:
+        found = read_drifted(bytes(data), _BODY_SCHEMA, read=read, first=_first, failed=exc)
+        if found is None:
+            return None
+        drifted = found
+    table, conditions = drifted.table, made[0]
     lists = table.column("audiences")
     if table.num_rows != lists.num_chunks:
         return None  # more than one object in the body
-    try:
-        # Arrow's reader copies string bytes without checking they are UTF-8; the Python path
-        # then says the body is not valid JSON.
-        table.validate(full=True)
-    except pa.ArrowInvalid:
-        return None
     if lists.null_count:
         return None
     # The records: a struct array per piece read, so per key a column chunked like the pieces.
     parts = [chunk.flatten() for chunk in lists.chunks]
-    if any(part.null_count for part in parts):
-        return None  # a null record: the Python path records it
+    names = parts[0].type.names
     columns = zip(*(part.flatten() for part in parts), strict=True)
-    fields = {key: _joined(arrays) for key, arrays in zip(_RECORD_TYPE.names, columns, strict=True)}
+    fields = {key: _joined(arrays) for key, arrays in zip(names, columns, strict=True)}
+    objects = _joined([part.is_valid() for part in parts])
+    kept = _extras(drifted, fields, objects)
+    if kept is None:
+        return None
+    extras, text = kept
+    try:
+        # Arrow's reader copies string bytes without checking they are UTF-8; the Python path
+        # then says the body is not valid JSON. (Only now: every type is shallow by here.)
+        table.validate(full=True)
+    except pa.ArrowInvalid:
+        return None
     for key in ("websiteId", "ruleId"):
         # Small, and taken from once per variant, tag and condition: one array, not chunks.
         fields[key] = _one(fields[key])
@@ -86,6 +108,11 @@ def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
     variant_values, tag_values = pc.list_flatten(variants), pc.list_flatten(tags)
     if variant_values.null_count or tag_values.null_count:
         return None  # a null variant or tag: the Python path keeps the raw list in extra
+    for drifted_key in variant_values.type.names[len(_VARIANT_TYPE) :]:
+        # An alias of a record's key is declared in a variant too; anything in it means a
+        # variant drifted, and the Python path keeps the raw list in extra.
+        if pc.struct_field(variant_values, drifted_key).null_count != len(variant_values):
+            return None
     weights = pc.abs(pc.struct_field(variant_values, "weight"))
     if pc.any(pc.greater_equal(weights, float(EXACT_FLOAT))).as_py():
         # Arrow rounds a weight of more digits than a double holds (to infinity past its range);
@@ -103,10 +130,22 @@ def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
             aud[name] = fields[key]
     aud["rule"] = rules = fields["rule"]
     n_variants = pc.list_value_length(variants).fill_null(0)
+    problems: dict[int, str] = {}
+    for i in pc.indices_nonzero(pc.invert(objects)).to_pylist():
+        extras[i] = {"record": None}
+        problems[i] = f"record {i} is {describe(None)}, not an object; kept in extra"
+    # A record that is not an object, or whose variants are not a list, has no variant count.
+    uncounted = [i for i, kept in extras.items() if "record" in kept or "variants" in kept]
+    if uncounted:
+        mask = np.zeros(n, dtype=bool)
+        mask[uncounted] = True
+        n_variants = pc.if_else(pa.array(mask), pa.scalar(None, n_variants.type), n_variants)
     aud["n_variants"] = n_variants
-    aud["extra"] = pa.nulls(n, _STR)
+    if text is None:
+        text = pa.array(dumps_rows(_by_row(extras, n), _extra_text), type=_STR)
+    aud["extra"] = text
 
-    parents, position = _list_positions(variants, n_variants)
+    parents, position = _list_positions(variants, pc.list_value_length(variants).fill_null(0))
     variant_fields = variant_values.flatten()
     out_variants = {
         "owner": parents,
@@ -116,7 +155,60 @@ def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
         "weight": variant_fields[2],
     }
     out_tags = {"owner": pc.list_parent_indices(tags), "tag": tag_values}
-    return Built(aud, out_variants, out_tags, rule_chunks(rules), conditions=conditions)
+    return Built(aud, out_variants, out_tags, rule_chunks(rules), problems, conditions=conditions)
+
+
+def _extras(
+    drifted: Drifted, fields: dict[str, Any], objects: pa.Array | pa.ChunkedArray
+) -> tuple[dict[int, dict[str, Any]], pa.Array | None] | None:
+    """Per row, what its ``extra`` holds: the values of the columns the tables do not keep
+    (taken out of ``fields``), under their keys, or (one unknown key of plain values, likely
+    on every record) the ``extra`` column's text itself; None where Arrow may not have read
+    them exactly."""
+    extras: dict[int, dict[str, Any]] = {}
+    aliases = drifted.aliases
+    names = [name for name in fields if name not in KNOWN]
+    for name in names:
+        values = _one(fields.pop(name))
+        key = aliases.get(name, name)
+        if key == "rule":
+            return None  # a rule that is not text: the exact path parses its JSON text
+        written = len(values) - values.null_count
+        if name not in aliases and drifted.body.count(_quoted(name)) != written:
+            # The exact path keeps an unknown key's null too, where Arrow reads it as absent:
+            # every time the key is written, it must hold a value Arrow read.
+            return None
+        if len(names) == 1 and name not in aliases and pc.all(objects).as_py():
+            text = plain_texts(values, key)
+            if text is not None:
+                return extras, text.cast(_STR)
+        found = exact_values(values, aliases)
+        if found is None:
+            return None
+        for i, value in found.items():
+            extras.setdefault(i, {})[key] = value
+    return extras, None
+
+
+def _first(body: bytes) -> bytes | None:
+    """The body's first records as a body of their own, to learn drifted keys from."""
+    start = _BODY_START.match(body)
+    return None if start is None else first_piece(body, start.end(), FIRST_PIECE_BYTES, _SPLIT)
+
+
+def _extra_text(kept: dict[str, Any], _: int) -> str:
+    return json_text(kept, sort=True)
+
+
+def _quoted(key: str) -> bytes:
+    return dumps(key).encode()
+
+
+def _by_row(extras: dict[int, dict[str, Any]], n: int) -> list[dict[str, Any] | None]:
+    rows: list[dict[str, Any] | None] = [None] * n
+    for i, kept in extras.items():
+        rows[i] = kept
+    return rows
 
 
 # A big body is read in pieces of about this size, on a thread (Arrow's reader lets go of the
@@ -131,9 +223,11 @@ _SPLIT = re.compile(rb'\},(?=\{"(?!(?:id|name|weight)"))')
 
 def _read_body(
     data: bytes | bytearray | memoryview,
+    schema: pa.Schema = _BODY_SCHEMA,
+    unknown: Literal["error", "infer"] = "error",
 ) -> tuple[pa.Table, ConditionFrames | None]:
-    """The body as Arrow's reader gives it (one row, or one row per piece read), and the
-    conditions of its rules when they were made while reading.
+    """The body as Arrow's reader gives it (one row, or one row per piece read) against
+    ``schema``, and the conditions of its rules when they were made while reading.
 
     A piece is the body's own opening, the records between two split points, and ``]}``. A
     split point is a ``},{"`` found by a plain search, so it may lie inside a string or a nested
@@ -149,7 +243,8 @@ def _read_body(
             # The system allocator: what the reader frees is then the process's to reuse, not
             # kept for a thread that is about to end (see release_memory).
             body = piece(data, head, span)
-            return read_json(body, _BODY_SCHEMA, threads=False, pool=pa.system_memory_pool())
+            pool = pa.system_memory_pool()
+            return read_json(body, schema, unknown=unknown, threads=False, pool=pool)
 
         conditions: ConditionFrames | None = ConditionFrames()
         tables: list[pa.Table] = []
@@ -159,7 +254,9 @@ def _read_body(
                 tables.append(table)
                 if conditions is not None and not _piece_conditions(table, conditions):
                     conditions = None  # not valid UTF-8: the checks after reading say so
-            return pa.concat_tables(tables), conditions
+            # Inferred, an unknown key is in the pieces that have it: the others get nulls.
+            promote = "permissive" if unknown == "infer" else "none"
+            return pa.concat_tables(tables, promote_options=promote), conditions
         except READ_ERRORS:
             pass  # a split inside a string or a nested list, or a body that does not fit
         finally:
@@ -168,7 +265,7 @@ def _read_body(
             release_memory()
     # On this thread: the memory the reader frees is then this thread's to reuse (mimalloc
     # keeps freed pages per thread) when the tables are built next.
-    return read_json(data, _BODY_SCHEMA, threads=False), None
+    return read_json(data, schema, unknown=unknown, threads=False), None
 
 
 def _piece_conditions(table: pa.Table, out: ConditionFrames) -> bool:
@@ -178,7 +275,8 @@ def _piece_conditions(table: pa.Table, out: ConditionFrames) -> bool:
     except pa.ArrowInvalid:
         return False
     for lists in table.column("audiences").chunks:
-        records = dict(zip(_RECORD_TYPE.names, lists.flatten().flatten(), strict=True))
+        structs = lists.flatten()
+        records = dict(zip(structs.type.names, structs.flatten(), strict=True))
         rules, website, rule_id = records["rule"], records["websiteId"], records["ruleId"]
         for s, chunk in rule_chunks(rules):
             out.add(chunk, website.slice(s, len(chunk)), rule_id.slice(s, len(chunk)))

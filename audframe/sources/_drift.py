@@ -1,0 +1,384 @@
+"""A body that drifted from its documented shape, still read by Arrow: per column, not per body.
+
+Arrow's JSON reader held to a schema refuses a whole body for one odd value. Three kinds of
+drift are taken in instead, each costing a rewrite or a retry of the read, not the exact path:
+
+- **A value of another kind than its key's column** (``"apiControlled": "yes"``, ``"prio":
+  "high"``): Arrow's error names the key and the kind. Every value of that kind under that key is
+  renamed, in the body's bytes, to an *alias* key of its own (``apiControlled`` + a marker + the
+  kind), which the schema declares where the key is declared (a scalar kind) or learns as an
+  unknown key's (an object or an array). The column keeps the values of its kind; the alias
+  column holds the others, row by row, and the caller puts them in ``extra`` under the
+  original key.
+- **Keys the schema does not list** (flat or nested, on one record or on all): their types are
+  learnt from the body's first records and declared, so the body is read refusing anything
+  else (safe at any depth); where a key appears only later, Arrow infers a column for each
+  once the body is known not to nest deeper than Arrow's inference survives.
+- **Two kinds under one unknown key**: split by the same renaming.
+
+What Arrow reads is used only where it is exactly what JSON had (:func:`exact_values`): strings,
+booleans, 64-bit integers, lists and objects of those. A double (``1`` and ``1.0`` look alike, a
+big integer lost digits), an inferred timestamp (the text is gone) or an object whose keys Arrow
+merged across records (an absent key and a null one look alike) make the caller take the exact
+path instead, as does anything else Arrow refuses.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .._json import dumps
+from ._arrow import READ_ERRORS
+
+#: Reads a body against a schema, with unknown keys refused or inferred.
+Reader = Callable[[bytes, pa.Schema, Literal["error", "infer"]], pa.Table]
+
+__all__ = [
+    "MAX_INFER_DEPTH",
+    "Drifted",
+    "Reader",
+    "exact_values",
+    "nesting",
+    "plain_texts",
+    "read_drifted",
+    "shallow",
+    "unalias",
+]
+
+# "Column(/results/[]/apiControlled) changed from boolean to string in row 0"
+_CHANGED = re.compile(r"Column\((?P<path>[^)]*)\) changed from \w+ to (?P<kind>\w+)")
+# The first byte of a JSON value of each kind Arrow names.
+_STARTS = {
+    "string": rb'"',
+    "object": rb"\{",
+    "array": rb"\[",
+    "number": rb"\-0-9",
+    "boolean": rb"tf",
+}
+# What follows a key whose value is of each kind.
+_VALUE_OF = {
+    kind: re.compile(rb"[ \t\r\n]*:[ \t\r\n]*[" + first + rb"]") for kind, first in _STARTS.items()
+}
+_SEPARATOR = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*")  # between a key and its value
+# The first bytes of a value of a kind that has few, looked for literally.
+_FIRST_BYTES = {"string": [b'"'], "object": [b"{"], "array": [b"["], "boolean": [b"t", b"f"]}
+# The column type an alias of a scalar kind is declared with; other kinds are inferred.
+_ALIAS_TYPES = {"string": pa.string(), "boolean": pa.bool_(), "number": pa.int64()}
+_TRIES = 12  # reads of one body, at most: one per drifted key and kind, and one to infer
+_ESCAPES = '["\\\\\\x00-\\x1f]'  # what JSON text escapes in a string (orjson no more)
+_MAX_VALUE_DEPTH = 64  # levels of a value rebuilt from Arrow; deeper takes the exact path
+
+#: Levels of nesting below which Arrow may infer a body's unknown keys (it overflows the C
+#: stack somewhere past 15,000; see :func:`nesting`).
+MAX_INFER_DEPTH = 512
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'"[]{}\\u')
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
+_PROBE_BYTES = 1 << 16  # where a body is looked at for escaped quotes before it is measured
+
+
+@dataclass
+class Drifted:
+    """A body as Arrow read it: the table, and the alias keys it holds, by original key."""
+
+    table: pa.Table
+    aliases: dict[str, str] = field(default_factory=dict)  # alias -> original key
+    body: bytes = b""  # as read, with the aliases in it (unknown keys only: empty otherwise)
+
+
+def read_drifted(
+    body: bytes,
+    schema: pa.Schema,
+    *,
+    read: Reader,
+    first: Callable[[bytes], bytes | None],
+    failed: BaseException | None = None,
+) -> Drifted | None:
+    """``body`` read against ``schema`` whatever drifted, or None where Arrow cannot.
+
+    Unknown keys are inferred only from a body known to be :func:`shallow` (Arrow's inference
+    recurses per level of nesting, and overflows the C stack on deep values). Measuring a whole
+    body costs a fifth of reading it, so the keys are first learnt from its first records
+    (:func:`_learn`) and declared: then the body is read with unknown keys refused, which is
+    safe at any depth. Only where that read still meets an unknown key is the whole body
+    measured and its keys inferred.
+
+    Args:
+        body: a whole body, of the shape ``schema`` describes.
+        schema: the documented shape; aliases are added to it as the reads find them.
+        read: reads a body against a schema, unknown keys refused or inferred (a source's
+            :func:`~._arrow.read_json`, with its own threads and memory settings).
+        first: the body's first records as a body of their own (a megabyte or so), or None.
+        failed: the error a read of ``body`` against ``schema`` already raised, if one did.
+    """
+    nonce = secrets.token_hex(6)
+    aliases: dict[str, str] = {}
+    thorough: set[str] = set()
+    unknown: Literal["error", "infer"] = "error"
+    learning = True
+    for _ in range(_TRIES):
+        if failed is None:
+            try:
+                return Drifted(read(body, schema, unknown), aliases, body)
+            except READ_ERRORS as exc:
+                failed = exc
+        message = str(failed)
+        failed = None
+        if "unexpected field" in message and unknown == "error":
+            sample = first(body) if learning else None
+            learnt = None if sample is None else _learn(sample, schema, read)
+            learning = False
+            if learnt is not None:
+                schema = learnt
+                continue
+            if not shallow(body):
+                return None
+            unknown = "infer"
+            continue
+        changed = _CHANGED.search(message)
+        if changed is None:
+            return None
+        key = changed["path"].rsplit("/", 1)[-1]
+        kind = changed["kind"]
+        alias = f"{key}\x00{nonce}{kind}"
+        if key == "[]" or kind not in _STARTS or alias in thorough:
+            return None  # a record or list item of another kind, or no progress
+        # Renamed first as serialisers write keys; where that left one, in every spelling.
+        count = 0
+        if alias not in aliases:
+            body, count = _rename(body, key, kind, alias, thorough=False)
+        if not count:
+            body, count = _rename(body, key, kind, alias, thorough=True)
+            thorough.add(alias)
+        if not count:
+            return None  # the key is written in a way the rename does not find
+        if alias in aliases:
+            continue
+        aliases[alias] = key
+        if kind in _ALIAS_TYPES:
+            schema = _declare(schema, key, alias, _ALIAS_TYPES[kind])
+        else:
+            learning = True  # an object or a list: its shape is learnt as an unknown key's
+    return None
+
+
+def _learn(sample: bytes, schema: pa.Schema, read: Reader) -> pa.Schema | None:
+    """``schema`` with the unknown keys ``sample`` holds declared as Arrow inferred them, or
+    None where it holds none, is deep, or does not read.
+
+    An inferred timestamp is declared as text (so it reads as sent); a key only ever null is
+    left out (declared null, its first value would fail the read).
+    """
+    if not shallow(sample):
+        return None
+    try:
+        inferred = read(sample, schema, "infer").schema
+    except READ_ERRORS:
+        return None
+    learnt = pa.schema([f.with_type(_merge(f.type, inferred.field(f.name).type)) for f in schema])
+    return None if learnt.equals(schema) else learnt
+
+
+def _merge(declared: pa.DataType, inferred: pa.DataType) -> pa.DataType:
+    """``declared`` with what ``inferred`` holds beyond it, in every struct, as JSON reads."""
+    if pa.types.is_struct(declared) and pa.types.is_struct(inferred):
+        fields = [f.with_type(_merge(f.type, inferred.field(f.name).type)) for f in declared]
+        for new in inferred:
+            if declared.get_field_index(new.name) < 0:
+                type_ = _as_read(new.type)
+                if type_ is not None:
+                    fields.append(pa.field(new.name, type_))
+        return pa.struct(fields)
+    if pa.types.is_list(declared) and pa.types.is_list(inferred):
+        item = _merge(declared.value_type, inferred.value_type)
+        return pa.list_(declared.value_field.with_type(item))
+    return declared
+
+
+def _as_read(inferred: pa.DataType) -> pa.DataType | None:
+    """An inferred type to declare: timestamps as text, nulls left out (None)."""
+    if pa.types.is_null(inferred):
+        return None
+    if pa.types.is_timestamp(inferred):
+        return pa.string()
+    if pa.types.is_struct(inferred):
+        fields = [(f.name, _as_read(f.type)) for f in inferred]
+        return pa.struct([pa.field(name, t) for name, t in fields if t is not None])
+    if pa.types.is_list(inferred):
+        item = _as_read(inferred.value_type)
+        return None if item is None else pa.list_(item)
+    return inferred
+
+
+def _rename(body: bytes, key: str, kind: str, alias: str, *, thorough: bool) -> tuple[bytes, int]:
+    """``body`` with each ``"key":`` whose value is of ``kind`` renamed to ``"alias":``.
+
+    Only a key can be a quoted name followed by a colon: in a string every quote is escaped,
+    which is why a match after a backslash (part of a longer key) is left alone. A regular
+    expression finds every spelling but crawls (a third of a read); unless ``thorough``, the
+    key is looked for at memory speed as the body's first such key is written (``"key":"``,
+    ``"key": "``, ...): a retry shows where another spelling was left.
+    """
+    name = dumps(key).encode()
+    new = dumps(alias).encode()
+    firsts = _FIRST_BYTES.get(kind)
+    if thorough or firsts is None:
+        pattern = re.compile(re.escape(name) + b"(?=" + _VALUE_OF[kind].pattern + b")")
+        places = [m.start() for m in pattern.finditer(body)]
+    else:
+        # As the body's first such key is written: one serialiser writes all alike.
+        written = _SEPARATOR.match(body, max(0, body.find(name)) + len(name))
+        spellings = [written.group()] if written else [b":", b": "]
+        places = []
+        for token in (name + sep + first for sep in spellings for first in firsts):
+            at = body.find(token)
+            while at >= 0:
+                places.append(at)
+                at = body.find(token, at + 1)
+        places.sort()
+    places = [at for at in places if not at or body[at - 1] != 0x5C]
+    if not places:
+        return body, 0
+    view = memoryview(body)
+    out: list[bytes | memoryview] = []
+    last = 0
+    for at in places:
+        out += [view[last:at], new]
+        last = at + len(name)
+    out.append(view[last:])
+    return b"".join(out), len(places)
+
+
+def _declare(schema: pa.Schema, key: str, alias: str, type_: pa.DataType) -> pa.Schema:
+    """``schema`` with ``alias`` added beside ``key`` in every struct that declares ``key``."""
+
+    def walk(t: pa.DataType) -> pa.DataType:
+        if pa.types.is_struct(t):
+            fields = [f.with_type(walk(f.type)) for f in t]
+            if key in t.names:
+                fields.append(pa.field(alias, type_))
+            return pa.struct(fields)
+        if pa.types.is_list(t):
+            return pa.list_(t.value_field.with_type(walk(t.value_type)))
+        return t
+
+    return pa.schema([f.with_type(walk(f.type)) for f in schema])
+
+
+def exact_values(values: pa.Array, aliases: dict[str, str]) -> dict[int, Any] | None:
+    """The non-null values of ``values``, by row, exactly as JSON had them; None where Arrow's
+    reading may have changed one (see the module's docstring)."""
+    if not _exact(values, 0):
+        return None
+    try:
+        values.validate(full=True)  # bytes that are not UTF-8: the exact path keeps them raw
+    except pa.ArrowInvalid:
+        return None
+    rows = pc.indices_nonzero(values.is_valid()).to_pylist()
+    found = values.filter(values.is_valid()).to_pylist()
+    if aliases:
+        found = [unalias(value, aliases) for value in found]
+    return dict(zip(rows, found, strict=True))
+
+
+def plain_texts(values: pa.Array, key: str) -> pa.Array | None:
+    """``{"key": value}`` as JSON text by row (null where ``values`` is), at Arrow's speed, as
+    :func:`audframe._json.dumps` writes it; None where a value is not a string needing no escape,
+    a boolean or an integer. For a key every record gained: a text per record, no dict."""
+    t = values.type
+    try:
+        values.validate(full=True)
+    except pa.ArrowInvalid:
+        return None
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        if pc.any(pc.match_substring_regex(values, _ESCAPES)).as_py():
+            return None
+        written = pc.binary_join_element_wise('"', values, '"', "")
+    elif pa.types.is_boolean(t) or pa.types.is_int64(t):
+        written = pc.cast(values, pa.string())
+    else:
+        return None
+    return pc.binary_join_element_wise(dumps({key: 0})[:-2], written, "}", "")
+
+
+def _exact(values: pa.Array, depth: int) -> bool:
+    t = values.type
+    if depth > _MAX_VALUE_DEPTH:
+        return False
+    if pa.types.is_null(t) or pa.types.is_boolean(t) or pa.types.is_int64(t):
+        return True
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return True
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _exact(values.flatten(), depth + 1)
+    if pa.types.is_struct(t):
+        valid = values.is_valid()
+        for i in range(t.num_fields):
+            child = values.field(i)
+            if pc.any(pc.and_(valid, child.is_null())).as_py():
+                return False  # an absent key and a null one look alike
+            if not _exact(child.filter(valid), depth + 1):
+                return False
+        return True
+    return False
+
+
+def unalias(value: Any, aliases: dict[str, str]) -> Any:
+    """``value`` with every alias key inside it (at any depth) back to its original key."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for alias in [k for k in item if k in aliases]:
+                item[aliases[alias]] = item.pop(alias)
+            stack += item.values()
+        elif isinstance(item, list):
+            stack += item
+    return value
+
+
+def shallow(body: bytes) -> bool:
+    """Whether Arrow may infer ``body``'s unknown keys: it nests no deeper than
+    :data:`MAX_INFER_DEPTH`."""
+    return nesting(body) <= MAX_INFER_DEPTH
+
+
+def nesting(body: bytes) -> int:
+    """How deep the JSON in ``body`` nests (exact for valid JSON), at C speed.
+
+    Only quotes and brackets count, so the work is on a short string: with every other byte
+    gone, a string without brackets in it is two quotes side by side, and those go too.
+    ``\\uXXXX`` escapes hide no quote. Where other escapes are, the escaped backslashes and
+    then the escaped quotes are taken out of the body first (in that order a run of backslashes
+    goes pair by pair, as a parser reads it), and what is left of escapes hides no quote either.
+    For invalid JSON the figure may be off past the first error, where no parser reads anyway.
+    """
+    if b'\\"' in body[:_PROBE_BYTES]:
+        marks = _unescaped(body)  # text full of escaped quotes (JSON in a string): no detour
+    else:
+        marks = body.translate(None, _NOT_MARKS).replace(b"\\u", b"")  # \uXXXX hides no quote
+        if b"\\" in marks:
+            marks = _unescaped(body)
+        else:
+            marks = marks.translate(None, b"u")
+    marks = marks.replace(b'""', b"")
+    chars = np.frombuffer(marks, dtype=np.uint8)
+    if not len(chars):
+        return 0
+    outside = (np.cumsum(chars == 0x22, dtype=np.int64) & 1) == 0
+    opens = ((chars == 0x5B) | (chars == 0x7B)) & outside
+    closes = ((chars == 0x5D) | (chars == 0x7D)) & outside
+    depth = np.cumsum(opens.astype(np.int64) - closes)
+    return max(0, int(depth.max()))
+
+
+def _unescaped(body: bytes) -> bytes:
+    """The quotes and brackets of ``body`` once no escape can hide a quote."""
+    return body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)

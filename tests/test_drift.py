@@ -1,0 +1,364 @@
+"""Drifted bodies stay on Arrow's path, and give exactly the exact path's tables (issue 13, 1).
+
+A body as it came over the wire (Arrow's reader) and the same bytes parsed losing nothing
+(:func:`audframe._json.read_body`, then the exact path) must give the same tables, whatever
+drifted: unknown keys flat or nested on one record or all, values of another type, records that
+are not objects, integers past 64 bits, values that cannot be read, nesting thousands deep.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import orjson
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import audframe as af
+from audframe import normalize_unless
+from audframe._json import read_body
+from audframe.sources.thrive.arrow import parse_arrow
+from audframe.sources.unless import arrow as unless_arrow
+from audframe.sources.unless.arrow import from_arrow
+
+PROPERTY = settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+KEYS = st.sampled_from(["meta", "region", "x", "y", "id", "name", "weight", "é"])
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),  # past 64 bits too
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=6),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=3),
+    max_leaves=8,
+)
+# What a value may be on the wire beyond JSON a Python value gives: bytes that are not UTF-8,
+# a lone surrogate escape, a number no double holds (each kept in extra as its raw text).
+UNREADABLE = [b'"Caf\xe9"', b'"\\ud800"', b"1e400", b"4" * 400]
+_MARK = "\x00unreadable"
+
+
+def _thrive_record(i: int) -> dict[str, Any]:
+    return {
+        "id": f"{i:024x}",
+        "name": f"Audience {i} – Zürich",
+        "reference": f"r-{i}",
+        "apiControlled": i % 2 == 0,
+        "category": "audience" if i % 3 else "structure",
+        "type": "manual",
+        "parent": {"id": "p" * 24, "name": "Parent", "reference": "p"} if i % 3 else None,
+        "createdAt": "2024-03-01T10:00:00Z",
+        "updatedAt": None,
+    }
+
+
+def _unless_record(i: int) -> dict[str, Any]:
+    return {
+        "accountId": "acc",
+        "websiteId": f"w{i % 2}",
+        "ruleId": f"r{i}",
+        "name": f"Audience {i}",
+        "state": "live",
+        "prio": i,
+        "rule": json.dumps({"and": [{"field": "url", "operator": "equals", "value": i}]}),
+        "startDate": 1_700_000_000_000 + i,
+        "disabled": False,
+        "variants": [{"id": "a", "name": "A", "weight": 50.5}],
+        "audienceTags": ["x"],
+    }
+
+
+@st.composite
+def drifted(draw: st.DrawFn, record: Any, known: list[str]) -> list[Any]:
+    """Records of the documented shape with drift drawn on some or all of them."""
+    n = draw(st.integers(1, 6))
+    records: list[Any] = [record(i) for i in range(n)]
+    everywhere = draw(st.booleans())
+    for i in range(n):
+        if not everywhere and not draw(st.booleans()):
+            continue
+        kind = draw(st.sampled_from(["unknown", "typed", "unreadable", "not-object"]))
+        if kind == "unknown":
+            records[i][draw(KEYS)] = draw(VALUES)
+        elif kind == "typed":
+            records[i][draw(st.sampled_from(known))] = draw(VALUES)
+        elif kind == "unreadable":
+            records[i][draw(st.sampled_from([*known, "x"]))] = _MARK
+        else:
+            records[i] = draw(st.none() | SCALARS | st.lists(SCALARS, max_size=2))
+    return records
+
+
+def _wire(body: Any, raw: bytes) -> bytes:
+    return (
+        json.dumps(body, ensure_ascii=False)
+        .replace(json.dumps(_MARK), "\x01")
+        .encode()
+        .replace(b"\x01", raw)
+    )
+
+
+def _outcome(fn: Any) -> Any:
+    try:
+        return fn()
+    except af.InputError as exc:
+        return type(exc)
+
+
+THRIVE_KEYS = ["id", "name", "apiControlled", "parent", "createdAt", "category"]
+UNLESS_KEYS = ["name", "prio", "disabled", "startDate", "variants", "audienceTags", "websiteId"]
+
+
+@PROPERTY
+@given(records=drifted(_thrive_record, THRIVE_KEYS), raw=st.sampled_from(UNREADABLE))
+def test_thrive_drifted_wire_body_gives_the_exact_paths_frame(records, raw):
+    wire = _wire({"results": records, "pagination": {"totalResults": len(records)}}, raw)
+    fast = _outcome(lambda: af.normalize_thrive(wire))
+    exact = _outcome(lambda: af.normalize_thrive(read_body(wire)))
+    if isinstance(exact, type):
+        assert fast is exact
+    else:
+        pd.testing.assert_frame_equal(fast, exact)
+
+
+@PROPERTY
+@given(
+    records=drifted(_unless_record, UNLESS_KEYS),
+    raw=st.sampled_from(UNREADABLE),
+    piece_bytes=st.sampled_from([None, 300]),
+)
+def test_unless_drifted_wire_body_gives_the_exact_paths_tables(records, raw, piece_bytes):
+    wire = _wire({"audiences": records}, raw)
+    with pytest.MonkeyPatch.context() as mp:
+        if piece_bytes is not None:  # a big body's pieces, read on a thread, each drifting
+            mp.setattr(unless_arrow, "_PIECE_BYTES", piece_bytes)
+        fast = _outcome(lambda: normalize_unless(wire))
+    exact = _outcome(lambda: normalize_unless(read_body(wire)))
+    if isinstance(exact, type):
+        assert fast is exact
+        return
+    for name, table in exact.tables().items():
+        pd.testing.assert_frame_equal(fast.tables()[name], table, obj=name)
+
+
+# ---- the drift of benchmarks/drift.py stays on Arrow's path ----------------------------------
+
+DRIFTS = {
+    "object-key-one": (1, "meta", {"owner": "x", "tags": [1, 2]}),
+    "object-key-all": (0, "meta", {"owner": "x", "tags": [1, 2]}),
+    "flat-key-one": (1, "region", "web"),
+    "flat-key-all": (0, "region", "web"),
+    "date-like-key-one": (1, "deletedAt", "2024-01-01T00:00:00"),  # not read as a date
+    "another-kind": (1, None, "yes"),
+    "another-kind-object": (1, None, {"level": "high"}),
+}
+
+
+def _drift(records: list[dict[str, Any]], drift: str, documented: str) -> list[dict[str, Any]]:
+    only, key, value = DRIFTS[drift]
+    return [
+        {**r, (key or documented): value} if not only or i == only else r
+        for i, r in enumerate(records)
+    ]
+
+
+@pytest.mark.parametrize("drift", list(DRIFTS), ids=list(DRIFTS))
+def test_thrive_drift_is_read_by_arrow_and_kept_in_extra(drift):
+    records = _drift([_thrive_record(i) for i in range(4)], drift, "apiControlled")
+    wire = json.dumps({"results": records}).encode()
+    assert parse_arrow(wire) is not None  # not the exact path
+    df = af.normalize_thrive(wire)
+    pd.testing.assert_frame_equal(df, af.normalize_thrive(records))
+    _, key, value = DRIFTS[drift]
+    assert json.loads(df["extra"][1]) == {key or "apiControlled": value}
+    assert pd.isna(df["api_controlled"][1]) == (key is None)
+
+
+@pytest.mark.parametrize("drift", list(DRIFTS), ids=list(DRIFTS))
+def test_unless_drift_is_read_by_arrow_and_kept_in_extra(drift):
+    records = _drift([_unless_record(i) for i in range(4)], drift, "prio")
+    wire = orjson.dumps({"audiences": records})
+    assert from_arrow(wire) is not None  # not the exact path
+    u = normalize_unless(wire)
+    for name, table in normalize_unless(records).tables().items():
+        pd.testing.assert_frame_equal(u.tables()[name], table, obj=name)
+    _, key, value = DRIFTS[drift]
+    assert json.loads(u.audiences["extra"][1]) == {key or "prio": value}
+
+
+def test_unless_drift_in_some_pieces_of_a_big_body_stays_on_arrows_path(monkeypatch):
+    monkeypatch.setattr(unless_arrow, "_PIECE_BYTES", 1_000)
+    records = [_unless_record(i) for i in range(30)]
+    records[3]["prio"] = "high"
+    records[25]["meta"] = {"owner": "x"}  # an unknown key only the last pieces hold
+    wire = orjson.dumps({"audiences": records})
+    assert from_arrow(wire) is not None
+    u = normalize_unless(wire)
+    for name, table in normalize_unless(records).tables().items():
+        pd.testing.assert_frame_equal(u.tables()[name], table, obj=name)
+    assert json.loads(u.audiences["extra"][25]) == {"meta": {"owner": "x"}}
+
+
+def test_unless_null_record_is_read_by_arrow_as_a_row_saying_so():
+    records: list[Any] = [_unless_record(0), None, _unless_record(2)]
+    wire = orjson.dumps({"audiences": records})
+    assert from_arrow(wire) is not None
+    u = normalize_unless(wire)
+    assert json.loads(u.audiences["extra"][1]) == {"record": None}
+    assert "not an object" in u.audiences["rule_error"][1]
+    for name, table in normalize_unless(records).tables().items():
+        pd.testing.assert_frame_equal(u.tables()[name], table, obj=name)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("x", 2**70), ("x", 1.5), ("x", {"a": None})],
+    ids=["int-past-64-bits", "float", "null-in-object"],
+)
+def test_thrive_values_arrow_may_not_read_exactly_take_the_exact_path(key, value):
+    records = [_thrive_record(0), {**_thrive_record(1), key: value}]
+    wire = json.dumps({"results": records}).encode()
+    assert parse_arrow(wire) is None
+    df = af.normalize_thrive(wire)
+    assert json.loads(df["extra"][1]) == {key: value}
+
+
+def test_unless_unknown_key_sometimes_null_takes_the_exact_path():
+    # The exact path keeps {"x": null}; Arrow cannot tell a null from a key never sent.
+    records = [{**_unless_record(0), "x": 1}, {**_unless_record(1), "x": None}, _unless_record(2)]
+    wire = orjson.dumps({"audiences": records})
+    assert from_arrow(wire) is None
+    assert json.loads(normalize_unless(wire).audiences["extra"][1]) == {"x": None}
+
+
+_SUBPROCESS_DEEP = """
+import sys
+import audframe as af
+levels = 200_000
+deep = b"[" * levels + b"]" * levels
+if sys.argv[1] == "thrive":
+    fn, head, key = af.normalize_thrive, b'{"results":[', b"apiControlled"
+else:
+    fn, head, key = af.normalize_unless, b'{"audiences":[', b"prio"
+# A value of another kind first (its key renamed), then the deep one under that key.
+body = head + b'{"' + key + b'":"yes"},{"' + key + b'":' + deep + b"}]}"
+try:
+    fn(body)
+except af.InputError as exc:
+    print("InputError:", exc)
+"""
+
+
+@pytest.mark.parametrize("source", ["thrive", "unless"])
+def test_a_drifted_body_nested_200000_deep_does_not_crash_the_interpreter(source):
+    done = subprocess.run(
+        [sys.executable, "-c", _SUBPROCESS_DEEP, source],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "depth limit" in done.stdout
+
+
+@pytest.mark.parametrize("later", [False, True], ids=["seen-first", "only-later"])
+@pytest.mark.parametrize("source", ["thrive", "unless"])
+def test_drifted_keys_are_learnt_from_the_first_records(monkeypatch, source, later):
+    # Measuring a whole body's depth costs a fifth of reading it: the keys the first records
+    # hold are declared instead, and the body read refusing unknown keys (safe at any depth).
+    # A key only later records hold still reads, by inference once the body is measured.
+    import audframe.sources._drift as drift
+
+    measured: list[int] = []
+    real = drift.nesting
+    monkeypatch.setattr(drift, "nesting", lambda body: measured.append(len(body)) or real(body))
+    module = "thrive" if source == "thrive" else "unless"
+    monkeypatch.setattr(f"audframe.sources.{module}.arrow.FIRST_PIECE_BYTES", 1_500)
+    if source == "thrive":
+        records: list[dict[str, Any]] = [_thrive_record(i) for i in range(40)]
+    else:
+        records = [_unless_record(i) for i in range(40)]
+    records[1]["meta"] = {"owner": "x", "tags": [1, 2]}
+    records[30]["meta"] = {"owner": "y", "tags": []}
+    records[2]["deletedAt"] = "2024-01-01T00:00:00"
+    if later:
+        records[35]["late"] = "z"
+    if source == "thrive":
+        wire = json.dumps({"results": records}).encode()
+        assert parse_arrow(wire) is not None
+        pd.testing.assert_frame_equal(af.normalize_thrive(wire), af.normalize_thrive(records))
+    else:
+        wire = orjson.dumps({"audiences": records})
+        assert from_arrow(wire) is not None
+        u = normalize_unless(wire)
+        for name, table in normalize_unless(records).tables().items():
+            pd.testing.assert_frame_equal(u.tables()[name], table, obj=name)
+    assert measured
+    assert measured[0] < len(wire)  # the first records, not the body
+    assert (len(wire) in measured) == later
+
+
+@pytest.mark.parametrize(
+    "separators",
+    [(",", ":"), (", ", ": "), (",", " : "), (",\n", ":\n\t")],
+    ids=["compact", "spaced", "space-before-colon", "newlines"],
+)
+def test_a_value_of_another_kind_is_found_however_the_key_is_spelt(separators):
+    records = [_thrive_record(i) for i in range(4)]
+    records[1]["apiControlled"] = "yes"
+    records[2]['x"apiControlled'] = "a longer key, ending alike"
+    wire = json.dumps({"results": records}, separators=separators).encode()
+    assert parse_arrow(wire) is not None
+    df = af.normalize_thrive(wire)
+    pd.testing.assert_frame_equal(df, af.normalize_thrive(records))
+    assert json.loads(df["extra"][1]) == {"apiControlled": "yes"}
+    assert json.loads(df["extra"][2]) == {'x"apiControlled': "a longer key, ending alike"}
+
+
+@pytest.mark.parametrize(
+    "odd",
+    ["none", "quote", "control", "bad-date", "bool", "int", "null-record"],
+)
+@pytest.mark.parametrize("source", ["thrive", "unless"])
+def test_a_key_on_every_record_is_written_as_text_at_once_and_as_the_exact_path_does(source, odd):
+    values: list[Any] = [f"web {i} – é/" for i in range(5)]
+    if odd == "quote":
+        values[2] = 'say "hi" \\ there'
+    elif odd == "control":
+        values[2] = "tab\there"
+    elif odd in ("bool", "int"):
+        values = [i % 2 == 0 if odd == "bool" else i - 2 for i in range(5)]
+    if source == "thrive":
+        records: list[Any] = [{**_thrive_record(i), "region": v} for i, v in enumerate(values)]
+        if odd == "bad-date":
+            records[3]["createdAt"] = "yesterday"
+        wire = json.dumps({"results": records}, ensure_ascii=False).encode()
+        assert parse_arrow(wire) is not None
+        pd.testing.assert_frame_equal(af.normalize_thrive(wire), af.normalize_thrive(records))
+        return
+    records = [{**_unless_record(i), "region": v} for i, v in enumerate(values)]
+    if odd == "null-record":
+        records[3] = None
+    wire = orjson.dumps({"audiences": records})
+    for piece_bytes in (None, 600):  # one block, and pieces read on a thread
+        with pytest.MonkeyPatch.context() as mp:
+            if piece_bytes is not None:
+                mp.setattr(unless_arrow, "_PIECE_BYTES", piece_bytes)
+            assert from_arrow(wire) is not None
+            u = normalize_unless(wire)
+        for name, table in normalize_unless(records).tables().items():
+            pd.testing.assert_frame_equal(u.tables()[name], table, obj=name)
