@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import audframe as af
-from audframe.sources.thrive import fetch
+from audframe.sources.thrive import pipeline
 
 from ._servers import Request, response
 from ._servers import Server as RawServer
@@ -97,7 +97,7 @@ def test_pages_are_joined_into_the_table_while_later_ones_are_fetched(
     records = [record(i) for i in range(20)]
     joined = threading.Event()
     last_page_saw_a_join: list[bool] = []
-    frame = fetch.frame
+    frame = pipeline.frame
 
     def joining(*args: Any, **kwargs: Any) -> Any:
         joined.set()
@@ -108,8 +108,8 @@ def test_pages_are_joined_into_the_table_while_later_ones_are_fetched(
             last_page_saw_a_join.append(joined.wait(HOLD))
         return paged(records, 2)(page)
 
-    monkeypatch.setattr(fetch, "frame", joining)
-    monkeypatch.setattr(fetch, "BATCH_ROWS", 4, raising=False)  # two pages a batch
+    monkeypatch.setattr(pipeline, "frame", joining)
+    monkeypatch.setattr(pipeline, "BATCH_ROWS", 4)  # two pages a batch
     server = serve(rows, totalResults=20, totalPages=10, perPage=2)
     df = _load(server)
     assert last_page_saw_a_join == [True]

@@ -16,13 +16,13 @@
 
 Which keys an account takes, which are secrets, what it must give and how it splits into units
 (one per partition) come from its source's declaration (:class:`~audframe.sources.base.Accounts`
-and its loader's signature): this module names no vendor. Every problem found is gathered into
-one :class:`~audframe.errors.InputError`, never with a secret's value in it.
+and its loader's signature): this module names no vendor. Each table's values are checked and
+its references resolved by :class:`~.references.TableChecker`. Every problem found is gathered
+into one :class:`~audframe.errors.InputError`, never with a secret's value in it.
 """
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import os
 import tomllib
@@ -31,17 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._ids import partition_id
 from ..errors import InputError
-from ..http import Secret
 from ..sources import SOURCES, Source
+from .references import TableChecker, nearest
 
 __all__ = ["MAX_ACCOUNTS", "Account", "FleetConfig", "Unit", "read_config", "secret_keys"]
 
 #: Accounts loaded at once when neither the config nor the caller says.
 MAX_ACCOUNTS = 4
-#: How a reference starts: an environment variable, or a file (a mounted secret).
-REFERENCES = ("env:", "file:")
 #: An account's own keys, beside its loader's options: what the fleet does with it.
 OWN_KEYS = ("name", "allow_partial", "enabled")
 #: Loader options the fleet sets itself.
@@ -135,7 +132,7 @@ class FleetConfig:
         if unknown:
             raise InputError(
                 f"only: {', '.join(map(repr, unknown))} names no account or partition in "
-                f"{self.path}{_nearest(unknown[0], known)}; names: "
+                f"{self.path}{nearest(unknown[0], known)}; names: "
                 f"{', '.join(a.name for a in self.accounts)}"
             )
         return [u for u in units if u.account.name in wanted or u.partition_id in wanted]
@@ -204,30 +201,20 @@ def _needed(source: Source) -> tuple[tuple[str, ...], ...]:
     return (tuple(c.option for c in source.credentials if c.option != source.partition.key),)
 
 
-def _reference(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(REFERENCES)
-
-
-def _nearest(word: str, valid: Any) -> str:
-    close = difflib.get_close_matches(word, sorted(valid), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-class _Reader:
+class _Reader(TableChecker):
     """Reads one config document, gathering every problem instead of stopping at the first."""
 
+    plain = OWN_KEYS
+
     def __init__(self, path: str, base: Path, environ: Mapping[str, str], secrets: bool) -> None:
+        super().__init__(base, environ, secrets)
         self.path = path
-        self.base = base
-        self.environ = environ
-        self.secrets = secrets
-        self.problems: list[str] = []
 
     def read(self, document: dict[str, Any]) -> FleetConfig:
         unknown = [k for k in document if k != "defaults" and k not in SOURCES]
         for key in unknown:
             self.problems.append(
-                f"unknown table [{key}]{_nearest(key, [*SOURCES, 'defaults'])}; a config holds "
+                f"unknown table [{key}]{nearest(key, [*SOURCES, 'defaults'])}; a config holds "
                 f"[defaults] and one [[name]] per account, name one of {', '.join(SOURCES)}"
             )
         defaults = document.get("defaults", {})
@@ -359,99 +346,6 @@ class _Reader:
             allow_partial=flags["allow_partial"],
             enabled=flags["enabled"],
         )
-
-    def _values(
-        self, label: str, table: dict[str, Any], valid: Sequence[str], secret: frozenset[str]
-    ) -> tuple[dict[str, Any], dict[str, str]]:
-        """A table's keys checked against ``valid`` and its references resolved; ``secret``
-        keys hold references only. Returns the values and the references they came from."""
-        values: dict[str, Any] = {}
-        references: dict[str, str] = {}
-        for key, value in table.items():
-            if key not in valid:
-                self.problems.append(
-                    f"{label}: unknown key {key!r}{_nearest(key, valid)}; valid keys: "
-                    f"{', '.join(valid)}"
-                )
-            elif key in secret:
-                if not (isinstance(value, str) and value.startswith(REFERENCES)):
-                    # Never the value: it may be the secret itself.
-                    self.problems.append(
-                        f"{label}: {key} must be a reference, env:NAME or file:PATH; it holds a "
-                        "value, and a secret never belongs in the file"
-                    )
-                    continue
-                references[key] = value
-                resolved = self._resolve(label, key, value) if self.secrets else None
-                if resolved is not None:
-                    values[key] = Secret(resolved)
-            elif key in OWN_KEYS:
-                values[key] = value
-            elif _reference(value):
-                references[key] = value
-                values[key] = self._resolve(label, key, value)
-            elif isinstance(value, list):
-                values[key] = [self._resolve(label, key, v) if _reference(v) else v for v in value]
-            else:
-                values[key] = value
-        return values, references
-
-    def _resolve(self, label: str, key: str, reference: str) -> str | None:
-        """The text a reference names; a problem (never naming the text) when it cannot."""
-        kind, _, target = reference.partition(":")
-        if kind == "env":
-            if not target or any(c.isspace() or c == "=" for c in target):
-                self.problems.append(
-                    f"{label}: {key}: env: needs an environment variable's name, got {reference!r}"
-                )
-                return None
-            value = self.environ.get(target)
-            if value is None:
-                self.problems.append(
-                    f"{label}: {key}: the environment variable {target} is not set"
-                )
-                return None
-        else:
-            if not target:
-                self.problems.append(f"{label}: {key}: file: needs a path, got {reference!r}")
-                return None
-            path = Path(target).expanduser()
-            path = path if path.is_absolute() else self.base / path
-            try:
-                value = path.read_bytes().decode("utf-8")
-            except OSError as exc:
-                self.problems.append(
-                    f"{label}: {key}: cannot read {path}: {exc.strerror or type(exc).__name__}"
-                )
-                return None
-            except UnicodeDecodeError:
-                self.problems.append(f"{label}: {key}: {path} is not UTF-8 text")
-                return None
-            # A mounted secret or an `echo` ends with one newline that is not part of it.
-            value = value.removesuffix("\n").removesuffix("\r")
-        if not value:
-            self.problems.append(f"{label}: {key}: {reference} is empty")
-            return None
-        return value
-
-    def _partitions(self, label: str, key: str, value: Any, *, many: bool) -> tuple[str, ...]:
-        if value is None:
-            self.problems.append(f"{label}: needs {key}")
-            return ()
-        items = value if many else [value]
-        if many and (not isinstance(value, list) or not value):
-            self.problems.append(f'{label}: {key} must be a list of ids, ["...", "..."]')
-            return ()
-        ids: list[str] = []
-        for item in items:
-            try:
-                ids.append(partition_id(item, f"{label}: {key}"))
-            except InputError as exc:
-                self.problems.append(str(exc))
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        if repeated:
-            self.problems.append(f"{label}: {key} lists {', '.join(repeated)} more than once")
-        return tuple(dict.fromkeys(ids))
 
     def _duplicates(self, accounts: list[Account]) -> None:
         named: dict[str, Account] = {}

@@ -4,7 +4,7 @@ Three stages that never mix: :func:`load_thrive_audiences` fetches the pages (ch
 :class:`~.paging.Pager`), :func:`~.normalize.parse_page` turns each page body into typed
 columns in the worker that fetched it (the same function :func:`~.normalize.normalize_thrive`
 uses), and :func:`~.normalize.frame` makes them the table's DataFrame, a batch of pages at a
-time while later pages are fetched (:class:`Joined`).
+time while later pages are fetched (:class:`~.pipeline.Joined`).
 """
 
 from __future__ import annotations
@@ -16,16 +16,14 @@ from typing import Literal
 import pandas as pd
 import requests
 
-from ..._extra import ExtraColumns, compile_extra_columns
+from ..._extra import compile_extra_columns
 from ..._ids import partition_id
 from ..._options import offered, option
-from ..._progress import progress_bar
 from ..._timestamps import utc_now_iso
-from ...errors import InputError, PaginationError, ResponseError
+from ...errors import InputError
 from ...http import (
     MAX_BODY_BYTES,
     BasicAuth,
-    HttpClient,
     OAuth2ClientCredentials,
     Secret,
     check_url,
@@ -36,9 +34,8 @@ from ...http import (
     resolve,
 )
 from ..base import Credential
-from .normalize import frame, parse_page
-from .paging import Pager, count_mismatch, total_results
-from .records import Page
+from .paging import count_mismatch, total_results
+from .pipeline import PATH, fetch_pages
 from .schema import AUDIENCES
 
 __all__ = ["load_thrive_audiences"]
@@ -52,7 +49,6 @@ HOSTS: dict[str, str] = {
     "mea-staging": "public.api.meastaging.learn.tech",
 }
 
-PATH = "/audiences"
 
 # The options that may come from the environment; the command line takes them from there only.
 TENANT_ID = Credential("tenant_id", "THRIVE_TENANT_ID")
@@ -65,8 +61,6 @@ MAX_PER_PAGE = 1000
 #: Pages read at most (``max_pages=`` raises it): 10 million audiences at 1,000 a page. A server
 #: that says more, or keeps serving pages past this, is in a loop.
 MAX_PAGES = 10_000
-#: Rows joined into the table at once while later pages are fetched (:class:`Joined`).
-BATCH_ROWS = 16_000
 
 _AUTH_HINT = (
     "check THRIVE_TENANT_ID and THRIVE_API_SECRET (or THRIVE_CLIENT_ID / THRIVE_CLIENT_SECRET), "
@@ -203,7 +197,7 @@ def load_thrive_audiences(
         max_body_bytes=max_body_bytes,
         session=session,
     ) as client:
-        joined = _fetch_pages(client, per_page, api_controlled, extra, progress, max_pages)
+        joined = fetch_pages(client, per_page, api_controlled, extra, progress, max_pages)
 
     df = joined.frame()
     duplicated = df["id"].duplicated() & df["id"].notna()
@@ -227,130 +221,6 @@ def load_thrive_audiences(
     if total is not None and total != len(df):
         count_mismatch(total, len(df), f"GET {client.base_url}{PATH}", strict=strict)
     return df
-
-
-def _fetch_pages(
-    client: HttpClient,
-    per_page: int,
-    api_controlled: bool | None,
-    extra: ExtraColumns | None,
-    progress: bool | None,
-    max_pages: int,
-) -> Joined:
-    """Pages 1 to ``max_workers`` at once, then on to ``totalPages``, then on while the server
-    says there is more; joined into the table a batch at a time while the next are fetched.
-
-    Each worker parses and checks the page it fetched (:meth:`Pager.check`), so its body
-    never leaves it and a page that contradicts page 1 is retried like a 5xx; one that still
-    does after the retries fails the load.
-    """
-    pager = Pager(f"GET {client.base_url}{PATH}", per_page, max_pages)
-    joined = Joined(extra)
-
-    def fetch(number: int, *, beside_first: bool = False) -> Page:
-        params = {"page": number, "perPage": per_page, "apiControlled": api_controlled}
-        check = pager.check_beside_first if beside_first else pager.check
-        try:
-            return client.get(
-                PATH,
-                params,
-                parse=lambda body: check(number, parse_page(body, keep_raw=extra is not None)),
-                label=f"page {number}",
-                before_retry=(lambda: pager.retry_beside_first(number)) if beside_first else None,
-            )
-        except ResponseError as exc:
-            fault = pager.faults.get(number)
-            if fault is None:
-                raise
-            raise PaginationError(
-                f"{fault}, on every try",  # the fault the last of the retries got
-                endpoint=exc.endpoint,
-                status=200,
-                hint="the server's paging is broken; try again later, or report it to Thrive",
-            ) from None
-
-    def fetch_first() -> Page:
-        page = None
-        try:
-            page = fetch(1)
-            return page
-        finally:
-            pager.first_read(page)
-
-    client.sign_in()
-    with client.pool() as submit:
-        # A full first round: pages past the end come back empty, at most max_workers - 1.
-        round_end = min(client.max_workers, max_pages)
-        futures = {1: submit(fetch_first)}
-        for number in range(2, round_end + 1):
-            futures[number] = submit(fetch, number, beside_first=True)
-        first = futures.pop(1).result()
-        joined.add(first)
-        if not len(first):
-            return joined
-        last = pager.pages
-        for number in range(round_end + 1, last + 1):
-            futures[number] = submit(fetch, number)
-        with progress_bar(last, "Thrive audiences", progress) as bar:
-            bar.update(1)
-            for number in range(2, last + 1):
-                joined.add(futures.pop(number).result())
-                bar.update(1)
-        # Past totalPages, one page at a time: its pages fetched beside page 1 are checked now.
-        while pager.more(joined.pages, joined.rows, joined.last):
-            number = joined.pages + 1
-            early = futures.pop(number, None)
-            if early is not None and early.exception() is None:
-                try:
-                    page = pager.check(number, early.result())
-                except ValueError:  # what the worker would have retried: fetched again
-                    page = fetch(number)
-            else:  # not sent yet, or tried once beside page 1 and failed
-                page = fetch(number)
-            if not len(page):
-                break
-            joined.add(page)
-    return joined
-
-
-class Joined:
-    """The pages read, made into the table's DataFrame a batch at a time as they come.
-
-    A batch of :data:`BATCH_ROWS` rows becomes a DataFrame while the next pages are fetched;
-    :meth:`frame` concatenates the batches (their string columns without a copy). With
-    ``extra_columns``, whose types are inferred over all the rows, the pages are joined at once
-    at the end.
-    """
-
-    def __init__(self, extra: ExtraColumns | None) -> None:
-        self.extra = extra
-        self.pages = self.rows = self.last = 0
-        self.first: Page | None = None
-        self._pending: list[Page] = []
-        self._frames: list[pd.DataFrame] = []
-
-    def add(self, page: Page) -> None:
-        self.first = self.first or page
-        self.pages += 1
-        self.last = len(page)
-        self.rows += self.last
-        if self.last:
-            self._pending.append(page)
-        if self.extra is None and sum(map(len, self._pending)) >= BATCH_ROWS:
-            self._join()
-
-    def frame(self) -> pd.DataFrame:
-        assert self.first is not None
-        if self._pending or not self._frames:
-            self._join()
-        if len(self._frames) == 1:
-            return self._frames[0]
-        return pd.concat(self._frames, ignore_index=True)
-
-    def _join(self) -> None:
-        assert self.first is not None
-        self._frames.append(frame(self._pending or [self.first], self.extra))
-        self._pending = []
 
 
 # ---- settings -----------------------------------------------------------------------------------
