@@ -63,6 +63,10 @@ def _parse_one(value: Any) -> pd.Timestamp | None:
         return None
     if pd.isna(stamp):
         return None  # type: ignore[unreachable]  # NaT at run time, whatever the stubs say
+    try:
+        stamp = stamp.as_unit("ns")  # "01" is the year 1: outside what pandas holds in ns
+    except (ValueError, OverflowError):
+        return None
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 

@@ -675,6 +675,16 @@ def test_fast_path_equals_exact_path(records):
     pd.testing.assert_frame_equal(from_bytes, from_records)
 
 
+@pytest.mark.parametrize("stamp", ["01", "1"])
+def test_a_date_pandas_cannot_hold_is_kept_as_text_on_both_paths(stamp):
+    """Found by the property test above at 20,000 examples: the year 1 failed the whole body."""
+    records = [{"id": "a", "createdAt": stamp}, {"id": "b", "createdAt": "2024-01-02T03:04:05Z"}]
+    for body in (json.dumps(_body(records)).encode(), records):
+        df = af.normalize_thrive(body)
+        assert df["created_at"].isna().tolist() == [True, False]
+        assert json.loads(df["extra"].iloc[0]) == {"createdAt": stamp}
+
+
 # ---- a body past what Arrow's reader takes at once (issue 11, case 10) ----------------------
 
 BLOCK_LIMIT = 6_000  # stands in for Arrow's int32 block size, so no test allocates 2 GiB

@@ -275,11 +275,13 @@ def _declare(schema: pa.Schema, key: str, alias: str, type_: pa.DataType) -> pa.
 def exact_values(values: pa.Array, aliases: dict[str, str]) -> dict[int, Any] | None:
     """The non-null values of ``values``, by row, exactly as JSON had them; None where Arrow's
     reading may have changed one (see the module's docstring)."""
-    if not _exact(values, 0):
-        return None
     try:
-        values.validate(full=True)  # bytes that are not UTF-8: the exact path keeps them raw
+        # First: bytes that are not UTF-8 (the exact path keeps them raw), and any array
+        # Arrow's reader left malformed, which the kernels below would read past its end.
+        values.validate(full=True)
     except pa.ArrowInvalid:
+        return None
+    if not _exact(values, 0):
         return None
     rows = pc.indices_nonzero(values.is_valid()).to_pylist()
     found = values.filter(values.is_valid()).to_pylist()
