@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,25 @@ def serving(code: str, *args: str) -> Iterator[Any]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def plain_pages(settings: dict[str, Any], per_page: int, workers: int, pages: int) -> list[bytes]:
+    """Thrive pages 1 to ``pages``' bytes from the sandbox ``settings`` name (its
+    ``thrive_kwargs()``), fetched by a plain ``requests`` thread pool and parsed not at all:
+    what a load's fetching costs without audframe."""
+    import requests
+
+    url = settings["base_url"] + "/audiences"
+    auth = (settings["tenant_id"], settings["api_secret"])
+    with requests.Session() as session, ThreadPoolExecutor(workers) as pool:
+
+        def get(page: int) -> bytes:
+            params = {"page": page, "perPage": per_page}
+            response = session.get(url, params=params, auth=auth, timeout=60)
+            response.raise_for_status()
+            return response.content
+
+        return list(pool.map(get, range(1, pages + 1)))
 
 
 def measure(

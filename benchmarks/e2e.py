@@ -38,7 +38,6 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +52,7 @@ from _harness import (
     measure,
     peak_since,
     peak_start,
+    plain_pages,
     run_child,
     say,
     serving,
@@ -113,23 +113,9 @@ def load_audframe(kwargs: str, per_page: str, workers: str) -> dict[str, Any]:
 
 
 def load_bytes(kwargs: str, per_page: str, workers: str, pages: str) -> dict[str, Any]:
-    import requests
-
-    settings = json.loads(kwargs)
-    url = settings["base_url"] + "/audiences"
-    auth = (settings["tenant_id"], settings["api_secret"])
     start = peak_start()
     t = time.perf_counter()
-    with requests.Session() as session, ThreadPoolExecutor(int(workers)) as pool:
-
-        def get(page: int) -> bytes:
-            response = session.get(
-                url, params={"page": page, "perPage": per_page}, auth=auth, timeout=60
-            )
-            response.raise_for_status()
-            return response.content
-
-        bodies = list(pool.map(get, range(1, int(pages) + 1)))
+    bodies = plain_pages(json.loads(kwargs), int(per_page), int(workers), int(pages))
     seconds = time.perf_counter() - t
     received = sum(map(len, bodies))
     return {"seconds": seconds, "peak_bytes": peak_since(start), "bytes": received}

@@ -25,17 +25,13 @@ from __future__ import annotations
 import math
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-import requests
 
 import audframe
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import against, arguments, serving, table
+from _harness import against, arguments, plain_pages, serving, table
 
 GOAL = 1.15  # issue 13: against a full first round
 TODAY_GOAL = 1.3  # issue 4: against page 1 alone, then full rounds
@@ -60,23 +56,6 @@ with Sandbox(latency_ms=float(sys.argv[1]), faults="none") as sb:
 """
 
 
-def fetch_bytes(kwargs: dict[str, Any], per_page: int, workers: int, pages: int) -> float:
-    """Seconds a plain thread pool takes to fetch pages 1 to ``pages``' bytes, parsing none."""
-    url = kwargs["base_url"] + "/audiences"
-    auth = (kwargs["tenant_id"], kwargs["api_secret"])
-    started = time.perf_counter()
-    with requests.Session() as session, ThreadPoolExecutor(workers) as pool:
-
-        def get(page: int) -> bytes:
-            params = {"page": page, "perPage": per_page}
-            response = session.get(url, params=params, auth=auth, timeout=60)
-            response.raise_for_status()
-            return response.content
-
-        list(pool.map(get, range(1, pages + 1)))
-    return time.perf_counter() - started
-
-
 def run(
     latency_ms: float, per_page: int, workers: list[int], repeat: int
 ) -> dict[int, tuple[float, float]]:
@@ -99,7 +78,9 @@ def run(
                 best[w] = min(best[w], time.perf_counter() - started)
                 rows[w] = len(df)
                 pages = math.ceil(len(df) / per_page)
-                plain[w] = min(plain[w], fetch_bytes(kwargs, per_page, w, pages))
+                started = time.perf_counter()
+                plain_pages(kwargs, per_page, w, pages)
+                plain[w] = min(plain[w], time.perf_counter() - started)
     ratios: dict[int, tuple[float, float]] = {}
     lines = []
     for w in workers:
