@@ -275,13 +275,15 @@ def _declare(schema: pa.Schema, key: str, alias: str, type_: pa.DataType) -> pa.
 def exact_values(values: pa.Array, aliases: dict[str, str]) -> dict[int, Any] | None:
     """The non-null values of ``values``, by row, exactly as JSON had them; None where Arrow's
     reading may have changed one (see the module's docstring)."""
+    if not _exact_type(values.type, 0):
+        return None
     try:
-        # First: bytes that are not UTF-8 (the exact path keeps them raw), and any array
-        # Arrow's reader left malformed, which the kernels below would read past its end.
+        # Before any kernel reads the data: bytes that are not UTF-8 (the exact path keeps them
+        # raw), and an array Arrow's reader left malformed, which a kernel would read past.
         values.validate(full=True)
     except pa.ArrowInvalid:
         return None
-    if not _exact(values, 0):
+    if not _unambiguous(values):
         return None
     rows = pc.indices_nonzero(values.is_valid()).to_pylist()
     found = values.filter(values.is_valid()).to_pylist()
@@ -310,8 +312,9 @@ def plain_texts(values: pa.Array, key: str) -> pa.Array | None:
     return pc.binary_join_element_wise(dumps({key: 0})[:-2], written, "}", "")
 
 
-def _exact(values: pa.Array, depth: int) -> bool:
-    t = values.type
+def _exact_type(t: pa.DataType, depth: int) -> bool:
+    """Whether Arrow reads every value of type ``t`` as JSON wrote it (no doubles), no deeper
+    than :data:`_MAX_VALUE_DEPTH`: the type alone, so nothing deep is ever validated."""
     if depth > _MAX_VALUE_DEPTH:
         return False
     if pa.types.is_null(t) or pa.types.is_boolean(t) or pa.types.is_int64(t):
@@ -319,17 +322,27 @@ def _exact(values: pa.Array, depth: int) -> bool:
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return True
     if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return _exact(values.flatten(), depth + 1)
+        return _exact_type(t.value_type, depth + 1)
+    if pa.types.is_struct(t):
+        return all(_exact_type(field.type, depth + 1) for field in t)
+    return False
+
+
+def _unambiguous(values: pa.Array) -> bool:
+    """Whether no object in ``values`` holds a null where the key may as well have been absent
+    (Arrow reads both alike; the exact path keeps ``{"x": null}``)."""
+    t = values.type
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _unambiguous(values.flatten())
     if pa.types.is_struct(t):
         valid = values.is_valid()
         for i in range(t.num_fields):
             child = values.field(i)
             if pc.any(pc.and_(valid, child.is_null())).as_py():
-                return False  # an absent key and a null one look alike
-            if not _exact(child.filter(valid), depth + 1):
                 return False
-        return True
-    return False
+            if not _unambiguous(child.filter(valid)):
+                return False
+    return True
 
 
 def unalias(value: Any, aliases: dict[str, str]) -> Any:
