@@ -44,8 +44,9 @@ A = TypeVar("A")
 
 
 class Stopper:
-    """Stops every :class:`HttpClient` made, in this context, after it is :meth:`added`: a fleet
-    run sets one in its workers' context (:data:`STOPPER`) and stops all its loads on Ctrl-C."""
+    """Stops every :class:`HttpClient` made where it is :data:`STOPPER` (each client
+    :meth:`add` s its own ``stop``): a fleet run sets one in its workers' context and stops all
+    their loads on Ctrl-C; a client made after that is stopped at once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
