@@ -43,6 +43,10 @@ from .mixed import MixedSnapshot, find_mixed, mixed_message, mixed_mode
 
 __all__ = ["list_snapshots", "read_lake"]
 
+#: Listings of a table begun again when a writer removed a folder under them meanwhile.
+LISTING_TRIES = 8
+
+
 _SETTLE_SECONDS = 1.0
 
 
@@ -217,19 +221,26 @@ def _fragments(
     elif not fs.isdir(directory):
         return []
     # The schema given, discovery only lists: files are opened later, each once (_open).
-    try:
-        dataset = ds.dataset(
-            directory,
-            schema=_partition_schema(key),
-            format="parquet",
-            filesystem=fs,
-            partitioning=ds.partitioning(_partition_schema(key), flavor="hive"),
-            ignore_prefixes=[".", "_"],
-        )
-        found = dataset.get_fragments(filter=filters)
-        fragments = [f for f in found if isinstance(f, ds.ParquetFileFragment)]
-    except OSError as exc:
-        raise StorageError(f"cannot list the lake folder {directory}: {exc}") from exc
+    for attempt in range(LISTING_TRIES):
+        try:
+            dataset = ds.dataset(
+                directory,
+                schema=_partition_schema(key),
+                format="parquet",
+                filesystem=fs,
+                partitioning=ds.partitioning(_partition_schema(key), flavor="hive"),
+                ignore_prefixes=[".", "_"],
+            )
+            found = dataset.get_fragments(filter=filters)
+            fragments = [f for f in found if isinstance(f, ds.ParquetFileFragment)]
+            break
+        except FileNotFoundError as exc:
+            # The listing walks into every folder, hidden ones too: a writer that removed its
+            # staging folder (or a file) meanwhile is not an error; the next listing is whole.
+            if attempt + 1 == LISTING_TRIES:
+                raise StorageError(f"cannot list the lake folder {directory}: {exc}") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot list the lake folder {directory}: {exc}") from exc
     return sorted(
         fragments,
         key=lambda f: (
