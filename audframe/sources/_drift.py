@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 
 from .._json import dumps
 from ._arrow import READ_ERRORS
+from ._search import find_all
 
 #: Reads a body against a schema, with unknown keys refused or inferred.
 Reader = Callable[[bytes, pa.Schema, Literal["error", "infer"]], pa.Table]
@@ -73,7 +74,7 @@ _FIRST_BYTES = {"string": [b'"'], "object": [b"{"], "array": [b"["], "boolean": 
 # The column type an alias of a scalar kind is declared with; other kinds are inferred.
 _ALIAS_TYPES = {"string": pa.string(), "boolean": pa.bool_(), "number": pa.int64()}
 _TRIES = 12  # reads of one body, at most: one per drifted key and kind, and one to infer
-_ESCAPES = '["\\\\\\x00-\\x1f]'  # what JSON text escapes in a string (orjson no more)
+_ESCAPES = re.compile(rb'["\\\x00-\x1f]')  # what JSON text escapes in a string (orjson no more)
 _MAX_VALUE_DEPTH = 64  # levels of a value rebuilt from Arrow; deeper takes the exact path
 
 #: Levels of nesting below which Arrow may infer a body's unknown keys (it overflows the C
@@ -223,8 +224,8 @@ def _rename(body: bytes, key: str, kind: str, alias: str, *, thorough: bool) -> 
     Only a key can be a quoted name followed by a colon: in a string every quote is escaped,
     which is why a match after a backslash (part of a longer key) is left alone. A regular
     expression finds every spelling but crawls (a third of a read); unless ``thorough``, the
-    key is looked for at memory speed as the body's first such key is written (``"key":"``,
-    ``"key": "``, ...): a retry shows where another spelling was left.
+    key is looked for at memory speed (:func:`._search.find_all`) as the body's first such key
+    is written (``"key":"``, ``"key": "``, ...): a retry shows where another spelling was left.
     """
     name = dumps(key).encode()
     new = dumps(alias).encode()
@@ -236,13 +237,8 @@ def _rename(body: bytes, key: str, kind: str, alias: str, *, thorough: bool) -> 
         # As the body's first such key is written: one serialiser writes all alike.
         written = _SEPARATOR.match(body, max(0, body.find(name)) + len(name))
         spellings = [written.group()] if written else [b":", b": "]
-        places = []
-        for token in (name + sep + first for sep in spellings for first in firsts):
-            at = body.find(token)
-            while at >= 0:
-                places.append(at)
-                at = body.find(token, at + 1)
-        places.sort()
+        tokens = [name + sep + first for sep in spellings for first in firsts]
+        places = sorted(at for token in tokens for at in find_all(body, token))
     places = [at for at in places if not at or body[at - 1] != 0x5C]
     if not places:
         return body, 0
@@ -301,15 +297,15 @@ def plain_texts(values: pa.Array, key: str) -> pa.Array | None:
         values.validate(full=True)
     except pa.ArrowInvalid:
         return None
+    opening = dumps({key: 0})[:-2]  # '{"key":'
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        if pc.any(pc.match_substring_regex(values, _ESCAPES)).as_py():
+        data = values.buffers()[2]  # every value's bytes, end to end (a slice's neighbours too)
+        if data is not None and _ESCAPES.search(memoryview(data)):
             return None
-        written = pc.binary_join_element_wise('"', values, '"', "")
-    elif pa.types.is_boolean(t) or pa.types.is_int64(t):
-        written = pc.cast(values, pa.string())
-    else:
-        return None
-    return pc.binary_join_element_wise(dumps({key: 0})[:-2], written, "}", "")
+        return pc.binary_join_element_wise(opening + '"', values, '"}', "")
+    if pa.types.is_boolean(t) or pa.types.is_int64(t):
+        return pc.binary_join_element_wise(opening, pc.cast(values, pa.string()), "}", "")
+    return None
 
 
 def _exact_type(t: pa.DataType, depth: int) -> bool:

@@ -107,7 +107,8 @@ def parse_arrow(body: bytes) -> Page | None:
     unknown = [name for name in fields if name not in KNOWN]
     under_parent = [name for name in parent_fields if name not in PARENT_KEYS]
     text = None
-    if len(unknown) == 1 and not under_parent:  # a key, likely on every record: text at once
+    if len(unknown) == 1 and not under_parent and _mostly_set(fields[unknown[0]]):
+        # A key on (nearly) every record: its rows' text at once, at Arrow's speed.
         text = plain_texts(fields[unknown[0]], aliases.get(unknown[0], unknown[0]))
     for name in unknown if text is None else []:
         if not _keep(extra, fields[name], aliases.get(name, name), aliases):
@@ -131,10 +132,16 @@ def parse_arrow(body: bytes) -> Page | None:
     pagination = table.column("pagination").chunk(0)[0].as_py()
     if text is None:
         return Page(columns, list(extra), pagination)
-    if any(row is not None for row in extra):  # a date that is not one is in extra too
+    if extra.count(None) < len(extra):  # a date that is not one is in extra too
         _keep(extra, fields[unknown[0]], aliases.get(unknown[0], unknown[0]), aliases)
         return Page(columns, list(extra), pagination)
-    return Page(columns, text.to_pylist(), pagination)
+    return Page(columns, text, pagination)
+
+
+def _mostly_set(values: pa.Array) -> bool:
+    """Whether at least half the records hold the key: then writing every row's text beats a
+    dict per record; for a few, the dicts are fewer."""
+    return bool(values.null_count * 2 <= len(values))
 
 
 def _keep(
@@ -182,7 +189,12 @@ def parse_pieces(body: bytes) -> Page:
         pieces.append(page)
     pagination = next((p.pagination for p in reversed(pieces) if p.pagination), None)
     columns = {col: pa.chunked_array([p.columns[col] for p in pieces]) for col in pieces[0].columns}
-    return Page(columns, [row for p in pieces for row in p.extra], pagination)
+    extra = [row for p in pieces for row in _rows(p.extra)]
+    return Page(columns, extra, pagination)
+
+
+def _rows(extra: list[dict[str, Any] | str | None] | pa.Array) -> list[Any]:
+    return extra.to_pylist() if isinstance(extra, pa.Array) else extra
 
 
 def _unsplit(body: bytes) -> ValueError:

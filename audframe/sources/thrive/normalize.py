@@ -7,6 +7,7 @@ can and the exact path (:mod:`.records`) where it must; the loader parses every 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -90,8 +91,7 @@ def frame(pages: Sequence[Page], extra_columns: ExtraColumns | None) -> pd.DataF
         own_id,
         pc.if_else(pc.equal(category, "audience"), parent_id, pc.coalesce(parent_id, own_id)),
     )
-    extras = [row for p in pages for row in p.extra]
-    columns["extra"] = pa.array(dumps_rows(extras, _extra_text), type=STRING)
+    columns["extra"] = _concat([_extra_texts(p.extra, at) for p, at in _starts(pages)])
     more = None
     if extra_columns is not None:
         raw = [record for p in pages for record in (p.raw or [])]
@@ -102,6 +102,22 @@ def frame(pages: Sequence[Page], extra_columns: ExtraColumns | None) -> pd.DataF
 def _concat(arrays: list[pa.Array | pa.ChunkedArray]) -> pa.Array:
     chunks = [c for a in arrays for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])]
     return pa.concat_arrays(chunks)
+
+
+def _starts(pages: Sequence[Page]) -> list[tuple[Page, int]]:
+    """Each page with the index of its first record among all the pages'."""
+    starts = itertools.accumulate((len(p) for p in pages[:-1]), initial=0)
+    return list(zip(pages, starts, strict=True))
+
+
+def _extra_texts(extra: list[dict[str, Any] | str | None] | pa.Array, first: int) -> pa.Array:
+    """A page's ``extra`` as JSON text by row; ``first`` is its first record's index."""
+    if isinstance(extra, pa.Array):
+        return extra
+    if extra.count(None) == len(extra):  # a clean page: nothing to write
+        return pa.nulls(len(extra), STRING)
+    texts = dumps_rows(extra, lambda row, i: _extra_text(row, first + i))
+    return pa.array(texts, type=STRING)
 
 
 def _extra_text(row: dict[str, Any], index: int) -> str:

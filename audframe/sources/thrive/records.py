@@ -35,7 +35,8 @@ class Page:
     """One page's typed columns (known keys) and what the server said about paging."""
 
     columns: dict[str, pa.Array]
-    extra: list[dict[str, Any] | str | None]  # per record: its keys, or their JSON text
+    # Per record: its keys, or their JSON text; or that text as one Arrow array (null: none).
+    extra: list[dict[str, Any] | str | None] | pa.Array
     pagination: dict[str, Any] | None
     raw: list[Any] | None = None  # the records themselves, kept only for extra_columns
 

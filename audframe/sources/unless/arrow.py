@@ -34,6 +34,7 @@ from .._arrow import (
     spans,
 )
 from .._drift import Drifted, exact_values, plain_texts, read_drifted
+from .._search import count
 from .columns import Built, ConditionFrames, json_text, rule_chunks
 from .records import BOOLS, EXACT_FLOAT, INTS, KNOWN, STRINGS, TIMES
 
@@ -174,7 +175,7 @@ def _extras(
         if key == "rule":
             return None  # a rule that is not text: the exact path parses its JSON text
         written = len(values) - values.null_count
-        if name not in aliases and drifted.body.count(_quoted(name)) != written:
+        if name not in aliases and count(drifted.body, _quoted(name), expected=written) != written:
             # The exact path keeps an unknown key's null too, where Arrow reads it as absent:
             # every time the key is written, it must hold a value Arrow read.
             return None
