@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import requests
 
@@ -311,6 +312,39 @@ def test_the_ca_bundle_the_error_names_is_the_way_in(tls_server, certificate):
         df = load("thrive", tls_server.url, session=session)
     assert len(df) == 0
     assert len(tls_server.requests) == 1
+
+
+def test_the_ca_bundle_in_the_environment_is_the_way_in_too(tls_server, certificate, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))
+    for source in SOURCES:  # audframe reads the environment once per origin, for each load
+        assert rows(load(source, tls_server.url)) == 0
+    assert len(tls_server.requests) == 2
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_a_proxy_in_the_environment_carries_every_request(serve, monkeypatch, source):
+    proxy = serve(empty_inventory)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    for _ in range(2):
+        assert rows(load(source, "http://localhost:9")) == 0  # nothing listens on port 9
+    assert len(proxy.requests) == 2
+    assert all(r.target.startswith("http://localhost:9/") for r in proxy.requests)
+
+
+def test_no_proxy_in_the_environment_goes_straight_to_the_server(serve, monkeypatch):
+    server = serve(empty_inventory)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    for source in SOURCES:
+        assert rows(load(source, server.url)) == 0
+    assert len(server.requests) == 2
+
+
+def rows(loaded: Any) -> int:
+    """How many audiences a load gave, whichever source."""
+    return len(loaded if isinstance(loaded, pd.DataFrame) else loaded.audiences)
 
 
 @pytest.fixture
