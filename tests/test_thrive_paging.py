@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -88,6 +89,37 @@ def test_pages_1_to_max_workers_are_asked_before_page_1_is_answered(thrive_env, 
     assert before_page_1 == [1, 2, 3, 4]
     assert df["id"].tolist() == [r["id"] for r in records]
     assert sorted(server.pages()) == list(range(1, 11))
+
+
+def test_the_pages_beside_page_1_are_parsed_once_page_1_is(thrive_env, serve, monkeypatch):
+    # They used to be parsed as they came, side by side with page 1: on two cores, page 1
+    # (which says what to send next) took a whole round's parsing to come through.
+    records = [record(i) for i in range(20)]
+    page_of_id = {r["id"]: i // 2 + 1 for i, r in enumerate(records)}
+    parsed: list[int] = []
+    parse_page = pipeline.parse_page
+
+    def parsing(body: Any, **kwargs: Any) -> Any:
+        page = parse_page(body, **kwargs)
+        parsed.append(page_of_id[page.columns["id"][0].as_py()])
+        return page
+
+    answered = threading.Event()
+
+    def rows(page: int) -> list[dict[str, Any]]:
+        if page == 1:
+            answered.wait(HOLD)
+            time.sleep(0.3)  # the round's other pages are in, and could be parsed, first
+        elif page == WORKERS:
+            answered.set()
+        return paged(records, 2)(page)
+
+    monkeypatch.setattr(pipeline, "parse_page", parsing)
+    server = serve(rows, totalResults=20, totalPages=10, perPage=2)
+    df = _load(server)
+    assert parsed[0] == 1
+    assert sorted(parsed) == list(range(1, 11))
+    assert df["id"].tolist() == [r["id"] for r in records]
 
 
 def test_pages_are_joined_into_the_table_while_later_ones_are_fetched(

@@ -45,11 +45,19 @@ def fetch_pages(
     def fetch(number: int, *, beside_first: bool = False) -> Page:
         params = {"page": number, "perPage": per_page, "apiControlled": api_controlled}
         check = pager.check_beside_first if beside_first else pager.check
+
+        def parse(body: bytes) -> Page:
+            if beside_first:
+                # Page 1 is parsed alone, then: it says how many pages to send next, and every
+                # page of the first round arrives at once, all wanting the same two cores.
+                pager.await_first()
+            return check(number, parse_page(body, keep_raw=extra is not None))
+
         try:
             return client.get(
                 PATH,
                 params,
-                parse=lambda body: check(number, parse_page(body, keep_raw=extra is not None)),
+                parse=parse,
                 label=f"page {number}",
                 before_retry=(lambda: pager.retry_beside_first(number)) if beside_first else None,
             )
