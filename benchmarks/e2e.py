@@ -24,6 +24,10 @@ Timed, each side in a fresh process, in interleaved rounds, best of ``--rounds``
   ``_harness.measure``: the normaliser's own speed, with no HTTP. The issue quotes 131k
   records/s for the load against 580k/s for this at one million records.
 
+Each side's CPU time (the client process's, every thread, user and system; the sandbox's is
+not in it) is printed beside its wall time: on a machine of N cores, a side cannot take less
+than its CPU time over N, plus the server's share.
+
 Issue 13's goal: audframe within 1.3x the bytes-only time. Peak memory is the peak resident
 size above the process's size right before the load, over the bytes the pages held (issue 13:
 no higher than today's, 2.4x).
@@ -34,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -104,21 +109,31 @@ def load_audframe(kwargs: str, per_page: str, workers: str) -> dict[str, Any]:
 
     audframe.normalize_thrive(page_body(thrive_records(200, 1), 200))  # warm-up
     start = peak_start()
+    cpu = cpu_seconds()
     t = time.perf_counter()
     df = audframe.load_thrive_audiences(
         **json.loads(kwargs), per_page=int(per_page), max_workers=int(workers), progress=False
     )
     seconds = time.perf_counter() - t
-    return {"seconds": seconds, "peak_bytes": peak_since(start), "rows": len(df)}
+    cpu = cpu_seconds() - cpu
+    return {"seconds": seconds, "peak_bytes": peak_since(start), "rows": len(df), "cpu": cpu}
 
 
 def load_bytes(kwargs: str, per_page: str, workers: str, pages: str) -> dict[str, Any]:
     start = peak_start()
+    cpu = cpu_seconds()
     t = time.perf_counter()
     bodies = plain_pages(json.loads(kwargs), int(per_page), int(workers), int(pages))
     seconds = time.perf_counter() - t
+    cpu = cpu_seconds() - cpu
     received = sum(map(len, bodies))
-    return {"seconds": seconds, "peak_bytes": peak_since(start), "bytes": received}
+    return {"seconds": seconds, "peak_bytes": peak_since(start), "bytes": received, "cpu": cpu}
+
+
+def cpu_seconds() -> float:
+    """The CPU time this process has had so far, every thread's, user and system."""
+    times = os.times()
+    return times.user + times.system
 
 
 # ---- the run -----------------------------------------------------------------------------------
@@ -164,6 +179,8 @@ def run(n: int, per_page: int, workers: int, rounds: int) -> tuple[str, str]:
             "bytes-only rec/s",
             "audframe mem/bytes",
             "bytes-only mem/bytes",
+            "audframe CPU s",
+            "bytes-only CPU s",
             "rows",
         ],
         [
@@ -178,6 +195,8 @@ def run(n: int, per_page: int, workers: int, rounds: int) -> tuple[str, str]:
                 f"{n / floor['seconds']:,.0f}",
                 f"{ours['peak_bytes'] / received:.2f}x",
                 f"{floor['peak_bytes'] / received:.2f}x",
+                f"{ours['cpu']:.2f}",
+                f"{floor['cpu']:.2f}",
                 rows_ok,
             ]
         ],
