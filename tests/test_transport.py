@@ -382,3 +382,39 @@ def _no_stray_threads() -> Iterator[None]:
     while any(t.name == "audframe-watchdog" for t in threading.enumerate()):
         assert time.monotonic() < deadline, "a watchdog thread outlived its client"
         time.sleep(0.05)
+
+
+def test_the_watchdog_ends_a_try_due_before_those_it_waits_for():
+    # The watchdog is woken only for a try due before the ones it already waits on.
+    watchdog = _deadline.Watchdog(lambda label, waited: None)
+    try:
+        with watchdog.watch(60, "slow") as slow:
+            time.sleep(0.1)  # the watchdog sleeps until the slow try's first notice
+            ends = threading.Event()
+            with watchdog.watch(0.2, "quick") as quick:
+                for _ in range(40):  # well before the slow try's notice, 5 s on
+                    if quick.expired:
+                        ends.set()
+                        break
+                    time.sleep(0.05)
+            assert ends.is_set()
+            assert not slow.expired
+    finally:
+        watchdog.close()
+
+
+def test_the_watchdog_ends_tries_begun_while_it_sleeps():
+    watchdog = _deadline.Watchdog(lambda label, waited: None)
+    try:
+        with watchdog.watch(0.3, "first") as first:
+            time.sleep(0.1)  # the watchdog sleeps until the first try's deadline
+            with watchdog.watch(0.3, "second") as second:
+                time.sleep(0.1)
+                for _ in range(40):
+                    if second.expired:
+                        break
+                    time.sleep(0.05)
+                assert first.expired
+                assert second.expired
+    finally:
+        watchdog.close()
