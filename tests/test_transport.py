@@ -9,6 +9,7 @@ how long a load may take (never how fast it must be).
 
 from __future__ import annotations
 
+import base64
 import gzip
 import importlib.util
 import json
@@ -418,3 +419,23 @@ def test_the_watchdog_ends_tries_begun_while_it_sleeps():
                 assert second.expired
     finally:
         watchdog.close()
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_a_netrc_entry_for_the_host_never_replaces_the_credentials(
+    serve, tmp_path, monkeypatch, source
+):
+    # requests used to look the host up in ~/.netrc on every request: Thrive's Basic
+    # credentials were replaced with the file's, and Unless's requests gained them.
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1\nlogin someone-else\npassword netrc-password\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    server = serve(empty_inventory)
+    assert rows(load(source, server.url)) == 0
+    (request,) = server.requests
+    sent = request.headers.get("authorization", "")
+    if source == "thrive":
+        assert base64.b64decode(sent.split()[1]).decode() == f"{TENANT}:{SECRET}"
+    else:
+        assert sent == ""

@@ -228,6 +228,11 @@ class Transport:
             timeout=timeout,
             allow_redirects=False,
             stream=True,
+            # Credentials are the ones audframe sends in the headers: without an auth of its
+            # own, requests looks the host up in ~/.netrc on every request and, where it is
+            # listed, replaces Thrive's Basic credentials (and adds an Authorization header to
+            # Unless's) with the file's.
+            auth=_headers_as_given,
             hooks={"response": [take_location]},
             # requests lets REQUESTS_CA_BUNDLE override a session's own CA bundle unless it is
             # passed with the request: without this, the certificate error's advice would lie.
@@ -319,6 +324,10 @@ class Transport:
             endpoint=call.endpoint,
             hint="check the URL and the credentials' format",
         )
+
+
+def _headers_as_given(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
 
 
 def _reveal(values: Headers | None) -> dict[str, str] | None:
