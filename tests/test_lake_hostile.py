@@ -412,6 +412,23 @@ def test_duckdb_sees_a_mixed_snapshot_with_the_readme_query(mixed_lake: dict[str
     assert [(w, str(d)) for w, d, *_ in rows] == [("site-1", DAY)]
 
 
+def test_a_broken_file_of_the_table_read_is_named_before_another_table_s(
+    tmp_path: Path,
+) -> None:
+    """The other tables' footers are read while the table's own rows are, yet a broken file of
+    the table read is the error, as when they were read after it."""
+    root = tmp_path / "lake"
+    to_parquet(unless(f"{DAY}T06:00:00.000Z", {"site-1": 2, "site-2": 2}), root)
+    for table in ("unless/tags", "unless/variants"):
+        (root / table / f"website_id=site-2/snapshot_date={DAY}/part-0.parquet").write_bytes(
+            b"PAR1 not a parquet file"
+        )
+    with pytest.raises(StorageError, match=r"unless/tags/website_id=site-2/.*part-0\.parquet"):
+        read_lake(root, "unless/tags")
+    with pytest.raises(StorageError, match=r"unless/variants/website_id=site-2/"):
+        read_lake(root, "unless/audiences")
+
+
 # --------------------------------------------------------------------------- ids
 
 
