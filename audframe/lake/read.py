@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +26,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from .._ids import HIVE_NULL
 from .._schema import ARROW_TYPES, Table, arrow_to_pandas
 from ..errors import InputError, StorageError
 from ..sources import source_of
@@ -38,6 +40,7 @@ from .layout import (
     date_of,
     declared,
     filesystem,
+    hidden,
     partition_key,
     table_named,
 )
@@ -51,6 +54,8 @@ LISTING_TRIES = 8
 
 
 _SETTLE_SECONDS = 1.0
+_LOCAL = pafs.LocalFileSystem()
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def read_lake(
@@ -452,7 +457,75 @@ def _found(
     where: set[tuple[Any, Any]],
 ) -> list[_Listed]:
     """``spec``'s files of the partitions and days in ``where``, as its listing gives them."""
+    if fs is None:
+        found = _local_files(f"{base}/{spec.name}", key, where)
+        if found is not None:
+            return sorted(found, key=partial(_order, key))
     return [file for file in _fragments(fs, base, spec, key, filters) if _where(key, file) in where]
+
+
+def _local_files(directory: str, key: str, where: set[tuple[Any, Any]]) -> list[_Listed] | None:
+    """A local table's files of the partitions and days in ``where``, from their folders
+    alone, not a listing of the whole table: the very files a listing picks for them, or
+    ``None`` where the table holds anything a listing could read otherwise (then it is listed).
+
+    A listing takes the first value a path gives a key and reads every file under a folder,
+    so only folders named ``key=id`` at the top (and ``snapshot_date=YYYY-MM-DD`` below them)
+    can hold a partition's files. ``None`` for a folder named otherwise, a value a listing
+    would decode (``%``), a link, or a folder in a partition's folder.
+    """
+    days: dict[str, set[str]] = {}
+    for id_, day in where:
+        if not isinstance(id_, str) or id_ == HIVE_NULL or not isinstance(day, dt.date):
+            return None
+        days.setdefault(id_, set()).add(day.isoformat())
+    try:
+        return _local_walk(directory, key, days)
+    except OSError:
+        return None  # a folder gone or unreadable: the listing says what it says
+
+
+def _local_walk(directory: str, key: str, days: dict[str, set[str]]) -> list[_Listed] | None:
+    found: list[_Listed] = []
+    ids = _folders(directory, key)
+    if ids is None:
+        return None
+    for id_ in days.keys() & ids.keys():
+        dated = _folders(ids[id_], SNAPSHOT_DATE)
+        if dated is None or not all(map(_iso_date, dated)):
+            return None
+        for text in days[id_] & dated.keys():
+            values = {key: id_, SNAPSHOT_DATE: dt.date.fromisoformat(text)}
+            with os.scandir(dated[text]) as entries:
+                for entry in entries:
+                    if hidden(entry.name):
+                        continue
+                    if not entry.is_file(follow_symlinks=False):
+                        return None
+                    found.append(_Listed(entry.path, _LOCAL, values))
+    return found
+
+
+def _folders(directory: str, key: str) -> dict[str, str] | None:
+    """The folders ``key=value`` in ``directory``, by value: ``None`` if it holds another
+    folder, a link or a value with ``%``. Its files are in no partition of ``key``."""
+    folders: dict[str, str] = {}
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if hidden(entry.name) or entry.is_file(follow_symlinks=False):
+                continue
+            name, _, value = entry.name.partition("=")
+            if name != key or "%" in value or not entry.is_dir(follow_symlinks=False):
+                return None
+            folders[value] = entry.path
+    return folders
+
+
+def _iso_date(text: str) -> bool:
+    try:
+        return _ISO_DATE.fullmatch(text) is not None and bool(dt.date.fromisoformat(text))
+    except ValueError:
+        return False
 
 
 def _now(opened: Callable[[], _File | None]) -> Callable[[], _File | None]:
