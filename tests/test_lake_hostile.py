@@ -412,6 +412,84 @@ def test_duckdb_sees_a_mixed_snapshot_with_the_readme_query(mixed_lake: dict[str
     assert [(w, str(d)) for w, d, *_ in rows] == [("site-1", DAY)]
 
 
+# Ids a path holds as they are, which a URL would escape: each table's partitions are found
+# beside the one read by their folders' names, the writer's own.
+ODD_IDS = ["site one", "café-ü", "a+b&c", "x.y~z"]
+
+
+def _remix(root: Path, website: str, table: str = "unless/variants") -> None:
+    """``website``'s ``table`` replaced by a later load's: its snapshot is mixed."""
+    later = unless(f"{DAY}T09:30:00.000Z", {website: 3})
+    frame = later.tables()[table]
+    frame.attrs["fetched_at"] = later.attrs["fetched_at"]
+    to_parquet({table: frame}, root)
+
+
+@pytest.mark.parametrize("website", ODD_IDS, ids=["space", "accents", "plus-amp", "dot-tilde"])
+def test_a_mixed_snapshot_of_an_id_with_odd_characters_is_refused(
+    tmp_path: Path, website: str
+) -> None:
+    root = tmp_path / "lake"
+    to_parquet(unless(f"{DAY}T06:00:00.000Z", dict.fromkeys(ODD_IDS, 2)), root)
+    _remix(root, website)
+    for table in UNLESS_TABLES:
+        for read in (read_lake, list_snapshots):
+            with pytest.raises(StorageError, match="mixed Unless snapshot") as info:
+                read(root, table)
+            assert repr(website) in str(info.value)
+        whole = [w for w in ODD_IDS if w != website]
+        assert set(read_lake(root, table, website_id=whole)["website_id"]) <= set(whole)
+        read_lake(root, table, mixed="ignore")
+
+
+# Where a listing of a table finds a partition's file besides its own folder: a copy another
+# tool left (a folder escaped as a URL, a subfolder, a folder named by no key, the keys the
+# other way round). The check reads them as every listing does.
+STRAYS = {
+    "escaped-id": "website_id=site%20one/snapshot_date={day}",
+    "subfolder": "website_id=site one/snapshot_date={day}/older",
+    "unkeyed-folder": "backup/website_id=site one/snapshot_date={day}",
+    "keys-reversed": "snapshot_date={day}/website_id=site one",
+}
+
+
+@pytest.mark.parametrize("where", list(STRAYS.values()), ids=list(STRAYS))
+def test_a_stray_copy_of_an_older_load_a_listing_reads_is_checked_too(
+    tmp_path: Path, where: str
+) -> None:
+    old, root = tmp_path / "old", tmp_path / "lake"
+    to_parquet(unless(f"{DAY}T06:00:00.000Z", {"site one": 2}), old)
+    to_parquet(unless(f"{DAY}T09:30:00.000Z", {"site one": 3}), root)
+    mine = f"unless/variants/website_id=site one/snapshot_date={DAY}/part-0.parquet"
+    stray = root / "unless/variants" / where.format(day=DAY) / "part-0.parquet"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes((old / mine).read_bytes())
+    with pytest.raises(StorageError, match="variants from the load of") as info:
+        read_lake(root, "unless/tags")
+    assert "'site one'" in str(info.value)
+    assert (
+        len(read_lake(root, "unless/tags", mixed="ignore"))
+        == len(read_lake(old, "unless/tags")) * 3 // 2
+    )
+
+
+def test_a_broken_file_of_the_table_read_is_named_before_another_table_s(
+    tmp_path: Path,
+) -> None:
+    """The other tables' footers are read while the table's own rows are, yet a broken file of
+    the table read is the error, as when they were read after it."""
+    root = tmp_path / "lake"
+    to_parquet(unless(f"{DAY}T06:00:00.000Z", {"site-1": 2, "site-2": 2}), root)
+    for table in ("unless/tags", "unless/variants"):
+        (root / table / f"website_id=site-2/snapshot_date={DAY}/part-0.parquet").write_bytes(
+            b"PAR1 not a parquet file"
+        )
+    with pytest.raises(StorageError, match=r"unless/tags/website_id=site-2/.*part-0\.parquet"):
+        read_lake(root, "unless/tags")
+    with pytest.raises(StorageError, match=r"unless/variants/website_id=site-2/"):
+        read_lake(root, "unless/audiences")
+
+
 # --------------------------------------------------------------------------- ids
 
 

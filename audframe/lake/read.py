@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from .._ids import HIVE_NULL
 from .._schema import ARROW_TYPES, Table, arrow_to_pandas
 from ..errors import InputError, StorageError
 from ..sources import source_of
@@ -35,6 +40,7 @@ from .layout import (
     date_of,
     declared,
     filesystem,
+    hidden,
     partition_key,
     table_named,
 )
@@ -48,6 +54,8 @@ LISTING_TRIES = 8
 
 
 _SETTLE_SECONDS = 1.0
+_LOCAL = pafs.LocalFileSystem()
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def read_lake(
@@ -103,7 +111,7 @@ def read_lake(
     files = _read(fs, base, spec, filters, str(root), data=True, mixed=mixed)
     if not files:
         return _empty(spec, key)
-    return _to_pandas(_with_partitions(files, key), spec, key)
+    return _to_pandas(_joined(files), spec, key)
 
 
 def list_snapshots(
@@ -164,11 +172,28 @@ def _read(
     """The table's files that pass ``filters``, each opened once (``data``: rows too, else the
     footer only); with ``mixed="raise"``, refused where a snapshot's tables disagree."""
     key = partition_key(spec)
-    check = mixed_mode(mixed) == "raise"
+    # Only a source of several tables (Unless: four per website) can leave a snapshot mixed.
+    check = mixed_mode(mixed) == "raise" and len(source_of(spec.name).tables) > 1
 
     def read() -> tuple[list[_File], list[MixedSnapshot]]:
-        files = _open_all(_fragments(fs, base, spec, key, filters), fs, key, data=data)
-        return files, _siblings(fs, base, spec, filters, files) if check else []
+        listed = _fragments(fs, base, spec, key, filters)
+        started: list[Future[Any]] = []
+        try:
+            own = _start(listed, fs, key, data=data, started=started)
+            # The other tables' footers are read while this table's rows are (their errors
+            # held back), then weighed once its files are in, as if read after them.
+            others = (
+                _start_siblings(fs, base, spec, filters, listed, started)
+                if check and listed
+                else []
+            )
+            files = [file for file in (opened() for opened in own) if file is not None]
+            return files, _siblings(spec, files, others) if check else []
+        finally:
+            # A read that failed leaves none of its files open behind it.
+            for future in started:
+                future.cancel()
+            wait(started)
 
     return _settled(fs, base, spec, read, root)
 
@@ -210,8 +235,9 @@ def _filters(
 
 def _fragments(
     fs: Any, base: str, spec: Table, key: str, filters: ds.Expression | None
-) -> list[ds.ParquetFileFragment]:
-    """The table's files whose partitions pass ``filters``, sorted by id then day."""
+) -> list[_Listed]:
+    """The table's files whose partitions pass ``filters``, with their partition values,
+    sorted by id then day."""
     directory = f"{base}/{spec.name}"
     if fs is None:
         if not Path(base).is_dir():
@@ -241,14 +267,12 @@ def _fragments(
                 raise StorageError(f"cannot list the lake folder {directory}: {exc}") from exc
         except OSError as exc:
             raise StorageError(f"cannot list the lake folder {directory}: {exc}") from exc
-    return sorted(
-        fragments,
-        key=lambda f: (
-            str(_partition_values(f).get(key)),
-            str(_partition_values(f).get(SNAPSHOT_DATE)),
-            f.path,
-        ),
-    )
+    listed = [_Listed(f.path, f.filesystem, _partition_values(f)) for f in fragments]
+    return sorted(listed, key=partial(_order, key))
+
+
+def _order(key: str, file: _Listed) -> tuple[str, str, str]:
+    return str(file.values.get(key)), str(file.values.get(SNAPSHOT_DATE)), file.path
 
 
 def _partition_values(fragment: ds.Fragment) -> dict[str, Any]:
@@ -308,31 +332,38 @@ class _File:
     table: pa.Table | None
 
 
-def _open_all(
-    fragments: Sequence[ds.ParquetFileFragment], fs: Any, key: str, *, data: bool
-) -> list[_File]:
-    """Every fragment's file opened once. Several at a time on object storage, where each open
-    is a round trip, and for local files' rows (as ``pq.read_table`` does: one file's columns
-    rarely keep every core busy); a local footer is read quicker than a thread starts."""
+class _Listed(NamedTuple):
+    """A file a listing gave: where it is, and the partition values its path gives."""
 
-    def one(fragment: ds.ParquetFileFragment) -> _File | None:
-        return _open(fragment, fs, key, data=data)
-
-    if len(fragments) <= 1 or (fs is None and not data):
-        opened = [one(f) for f in fragments]
-    else:
-        with ThreadPoolExecutor(max_workers=min(8, len(fragments))) as pool:
-            opened = list(pool.map(one, fragments))
-    return [f for f in opened if f is not None]
+    path: str
+    filesystem: pafs.FileSystem
+    values: dict[str, Any]
 
 
-def _open(fragment: ds.ParquetFileFragment, fs: Any, key: str, *, data: bool) -> _File | None:
+def _start(
+    listed: Sequence[_Listed], fs: Any, key: str, *, data: bool, started: list[Future[Any]]
+) -> list[Callable[[], _File | None]]:
+    """Every listed file, to be opened once: each call gives its file (``None`` if it is gone)
+    or raises its error, in the listing's order.
+
+    Rows are read several files at a time (as ``pq.read_table`` does: one file's columns rarely
+    keep every core busy), and so are footers on object storage, where each open is a round
+    trip; a local footer is read when asked for, quicker than a thread takes it.
+    """
+    if not data and (fs is None or len(listed) <= 1):
+        return [partial(_open, file, fs, key, data=data) for file in listed]
+    futures = [_pool().submit(_open, file, fs, key, data=data) for file in listed]
+    started += futures
+    return [future.result for future in futures]
+
+
+def _open(file: _Listed, fs: Any, key: str, *, data: bool) -> _File | None:
     """One file, opened once: footer and rows come from the same handle, so a writer renaming
-    a new file over the path meanwhile cannot pair one file's footer with another's bytes."""
-    path = fragment.path if fs is None else fs.unstrip_protocol(fragment.path)
-    values = _partition_values(fragment)
+    a new file over the path meanwhile cannot pair one file's footer with another's bytes.
+    Its rows (``data``) come with the partition columns its path gives."""
+    path = file.path if fs is None else fs.unstrip_protocol(file.path)
     try:
-        with fragment.filesystem.open_input_file(fragment.path) as handle:
+        with file.filesystem.open_input_file(file.path) as handle:
             if data:
                 parquet = pq.ParquetFile(handle)
                 table, meta = parquet.read(), parquet.metadata
@@ -345,7 +376,10 @@ def _open(fragment: ds.ParquetFileFragment, fs: Any, key: str, *, data: bool) ->
             f"cannot read the lake file {path}: {exc}. If another tool wrote or copied it, "
             "move it out of the lake; else export that partition again"
         ) from exc
-    return _File(path, values[key], values[SNAPSHOT_DATE], meta.num_rows, _stamp(meta), table)
+    id_, day = file.values[key], file.values[SNAPSHOT_DATE]
+    if table is not None:
+        table = _with_partitions(table, key, id_, day)
+    return _File(path, id_, day, meta.num_rows, _stamp(meta), table)
 
 
 def _stamp(meta: pq.FileMetaData) -> str | None:
@@ -357,46 +391,198 @@ def _stamp(meta: pq.FileMetaData) -> str | None:
     return None
 
 
-def _with_partitions(files: Sequence[_File], key: str) -> pa.Table:
-    """The files' rows as one table (columns united), with the partition columns of each."""
-    tables: list[pa.Table] = []
-    for file in files:
-        if file.table is None:
-            continue
-        rows = file.table.replace_schema_metadata(None)
-        n = rows.num_rows
-        rows = rows.append_column(
-            pa.field(key, pa.string()), pa.repeat(pa.scalar(file.id, pa.string()), n)
-        )
-        rows = rows.append_column(
-            pa.field(SNAPSHOT_DATE, pa.date32()), pa.repeat(pa.scalar(file.day, pa.date32()), n)
-        )
-        tables.append(rows)
+def _with_partitions(rows: pa.Table, key: str, id_: str, day: dt.date) -> pa.Table:
+    """One file's rows with the partition columns its path gives."""
+    rows = rows.replace_schema_metadata(None)
+    n = rows.num_rows
+    rows = rows.append_column(pa.field(key, pa.string()), pa.repeat(pa.scalar(id_, pa.string()), n))
+    return rows.append_column(
+        pa.field(SNAPSHOT_DATE, pa.date32()), pa.repeat(pa.scalar(day, pa.date32()), n)
+    )
+
+
+def _joined(files: Sequence[_File]) -> pa.Table:
+    """The files' rows as one table, columns united."""
+    tables = [file.table for file in files if file.table is not None]
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
 
 
-def _siblings(
-    fs: Any, base: str, spec: Table, filters: ds.Expression | None, files: Sequence[_File]
-) -> list[MixedSnapshot]:
-    """The snapshots among ``files`` whose tables disagree on ``snapshot_at``, for a source of
-    several tables: footers only, of its other tables' files of the same partitions and days."""
+#: Another table of the source: its name, the error its listing raised, and its files of the
+#: partitions and days read here, each with its ``(id, day)``, to be opened.
+_Sibling = tuple[str, Exception | None, list[tuple[tuple[Any, Any], Callable[[], _File | None]]]]
+
+
+def _start_siblings(
+    fs: Any,
+    base: str,
+    spec: Table,
+    filters: ds.Expression | None,
+    listed: Sequence[_Listed],
+    started: list[Future[Any]],
+) -> list[_Sibling]:
+    """The source's other tables' files of the partitions and days in ``listed``, their footers
+    read now (a local lake) or begun (object storage). Errors wait for :func:`_siblings`, which
+    meets them in the order a check made after the table's own files would."""
     source = source_of(spec.name)
-    if len(source.tables) < 2 or not files:
-        return []
     key = source.partition.key
-    wanted = {(f.id, f.day) for f in files}
-    stamps = [(f.id, f.day, spec.name, f.stamp) for f in files]
+    where = {_where(key, file) for file in listed}
+    siblings: list[_Sibling] = []
     for other in source.tables:
         if other.name == spec.name:
             continue
-        fragments = [
-            fragment
-            for fragment in _fragments(fs, base, other, key, filters)
-            if tuple(_partition_values(fragment).get(k) for k in (key, SNAPSHOT_DATE)) in wanted
-        ]
-        opened = _open_all(fragments, fs, key, data=False)
-        stamps += [(f.id, f.day, other.name, f.stamp) for f in opened]
+        try:
+            found = _found(fs, base, other, key, filters, where)
+        except Exception as exc:
+            siblings.append((other.name, exc, []))
+            break  # the tables after it are never reached
+        opens = _start(found, fs, key, data=False, started=started)
+        if fs is None:
+            opens = [_now(opened) for opened in opens]  # meanwhile this table's rows are read
+        siblings.append(
+            (other.name, None, [(_where(key, f), o) for f, o in zip(found, opens, strict=True)])
+        )
+    return siblings
+
+
+def _where(key: str, file: _Listed) -> tuple[Any, Any]:
+    return file.values.get(key), file.values.get(SNAPSHOT_DATE)
+
+
+def _found(
+    fs: Any,
+    base: str,
+    spec: Table,
+    key: str,
+    filters: ds.Expression | None,
+    where: set[tuple[Any, Any]],
+) -> list[_Listed]:
+    """``spec``'s files of the partitions and days in ``where``, as its listing gives them."""
+    if fs is None:
+        found = _local_files(f"{base}/{spec.name}", key, where)
+        if found is not None:
+            return sorted(found, key=partial(_order, key))
+    return [file for file in _fragments(fs, base, spec, key, filters) if _where(key, file) in where]
+
+
+def _local_files(directory: str, key: str, where: set[tuple[Any, Any]]) -> list[_Listed] | None:
+    """A local table's files of the partitions and days in ``where``, from their folders
+    alone, not a listing of the whole table: the very files a listing picks for them, or
+    ``None`` where the table holds anything a listing could read otherwise (then it is listed).
+
+    A listing takes the first value a path gives a key and reads every file under a folder,
+    so only folders named ``key=id`` at the top (and ``snapshot_date=YYYY-MM-DD`` below them)
+    can hold a partition's files. ``None`` for a folder named otherwise, a value a listing
+    would decode (``%``), a link, or a folder in a partition's folder.
+    """
+    days: dict[str, set[str]] = {}
+    for id_, day in where:
+        if not isinstance(id_, str) or id_ == HIVE_NULL or not isinstance(day, dt.date):
+            return None
+        days.setdefault(id_, set()).add(day.isoformat())
+    try:
+        return _local_walk(directory, key, days)
+    except OSError:
+        return None  # a folder gone or unreadable: the listing says what it says
+
+
+def _local_walk(directory: str, key: str, days: dict[str, set[str]]) -> list[_Listed] | None:
+    found: list[_Listed] = []
+    ids = _folders(directory, key)
+    if ids is None:
+        return None
+    for id_ in days.keys() & ids.keys():
+        dated = _folders(ids[id_], SNAPSHOT_DATE)
+        if dated is None or not all(map(_iso_date, dated)):
+            return None
+        for text in days[id_] & dated.keys():
+            values = {key: id_, SNAPSHOT_DATE: dt.date.fromisoformat(text)}
+            with os.scandir(dated[text]) as entries:
+                for entry in entries:
+                    if hidden(entry.name):
+                        continue
+                    if not entry.is_file(follow_symlinks=False):
+                        return None
+                    found.append(_Listed(entry.path, _LOCAL, values))
+    return found
+
+
+def _folders(directory: str, key: str) -> dict[str, str] | None:
+    """The folders ``key=value`` in ``directory``, by value: ``None`` if it holds another
+    folder, a link or a value with ``%``. Its files are in no partition of ``key``."""
+    folders: dict[str, str] = {}
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if hidden(entry.name) or entry.is_file(follow_symlinks=False):
+                continue
+            name, _, value = entry.name.partition("=")
+            if name != key or "%" in value or not entry.is_dir(follow_symlinks=False):
+                return None
+            folders[value] = entry.path
+    return folders
+
+
+def _iso_date(text: str) -> bool:
+    try:
+        return _ISO_DATE.fullmatch(text) is not None and bool(dt.date.fromisoformat(text))
+    except ValueError:
+        return False
+
+
+def _now(opened: Callable[[], _File | None]) -> Callable[[], _File | None]:
+    """``opened`` called now; its file, or its error raised, when asked for again."""
+    try:
+        file = opened()
+    except Exception as exc:
+        error = exc
+
+        def again() -> _File | None:
+            raise error
+
+        return again
+    return lambda: file
+
+
+def _siblings(
+    spec: Table, files: Sequence[_File], siblings: Sequence[_Sibling]
+) -> list[MixedSnapshot]:
+    """The snapshots among ``files`` whose tables disagree on ``snapshot_at``, for a source of
+    several tables: from the footers of its other tables' files of the same partitions and
+    days."""
+    if not files:
+        return []
+    wanted = {(f.id, f.day) for f in files}
+    stamps = [(f.id, f.day, spec.name, f.stamp) for f in files]
+    for name, error, opens in siblings:
+        if error is not None:
+            raise error
+        for where, opened in opens:
+            if where in wanted and (file := opened()) is not None:
+                stamps.append((file.id, file.day, name, file.stamp))
     return find_mixed(stamps)
+
+
+#: The threads that open files, started once for the process: a thread takes longer to start
+#: on a busy machine than a small file takes to read.
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(8, thread_name_prefix="audframe-lake-read")
+        return _POOL
+
+
+def _forget_pool() -> None:
+    """In a forked child, whose parent's threads did not come along."""
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _settled(
