@@ -286,8 +286,9 @@ def test_drifted_keys_are_learnt_from_the_first_records(monkeypatch, source, lat
     measured: list[int] = []
     real = drift.nesting
     monkeypatch.setattr(drift, "nesting", lambda body: measured.append(len(body)) or real(body))
-    module = "thrive" if source == "thrive" else "unless"
-    monkeypatch.setattr(f"audframe.sources.{module}.arrow.FIRST_PIECE_BYTES", 1_500)
+    # A small sample of the first records first (a key every record holds is in it), then a
+    # bigger one where the read still meets a key the small one did not hold.
+    monkeypatch.setattr(drift, "SAMPLE_BYTES", (500, 1_500))
     if source == "thrive":
         records: list[dict[str, Any]] = [_thrive_record(i) for i in range(40)]
     else:
@@ -307,8 +308,7 @@ def test_drifted_keys_are_learnt_from_the_first_records(monkeypatch, source, lat
         u = normalize_unless(wire)
         for name, table in normalize_unless(records).tables().items():
             pd.testing.assert_frame_equal(u.tables()[name], table, obj=name)
-    assert measured
-    assert measured[0] < len(wire)  # the first records, not the body
+    assert measured[0] < measured[1] < len(wire)  # the first records, twice, not the body
     assert (len(wire) in measured) == later
 
 

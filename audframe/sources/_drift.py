@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._json import dumps
-from ._arrow import READ_ERRORS
+from ._arrow import FIRST_PIECE_BYTES, READ_ERRORS
 from ._search import find_all
 
 #: Reads a body against a schema, with unknown keys refused or inferred.
@@ -44,6 +44,7 @@ Reader = Callable[[bytes, pa.Schema, Literal["error", "infer"]], pa.Table]
 
 __all__ = [
     "MAX_INFER_DEPTH",
+    "SAMPLE_BYTES",
     "Drifted",
     "Reader",
     "exact_values",
@@ -77,6 +78,9 @@ _TRIES = 12  # reads of one body, at most: one per drifted key and kind, and one
 _ESCAPES = re.compile(rb'["\\\x00-\x1f]')  # what JSON text escapes in a string (orjson no more)
 _MAX_VALUE_DEPTH = 64  # levels of a value rebuilt from Arrow; deeper takes the exact path
 
+#: Bytes of a body's first records its unknown keys are learnt from, in turn: a key every
+#: record holds is in the first; one record in a thousand holds one in the second.
+SAMPLE_BYTES = (1 << 16, FIRST_PIECE_BYTES)
 #: Levels of nesting below which Arrow may infer a body's unknown keys (it overflows the C
 #: stack somewhere past 15,000; see :func:`nesting`).
 MAX_INFER_DEPTH = 512
@@ -99,7 +103,7 @@ def read_drifted(
     schema: pa.Schema,
     *,
     read: Reader,
-    first: Callable[[bytes], bytes | None],
+    first: Callable[[bytes, int], bytes | None],
     failed: BaseException | None = None,
 ) -> Drifted | None:
     """``body`` read against ``schema`` whatever drifted, or None where Arrow cannot.
@@ -107,23 +111,25 @@ def read_drifted(
     Unknown keys are inferred only from a body known to be :func:`shallow` (Arrow's inference
     recurses per level of nesting, and overflows the C stack on deep values). Measuring a whole
     body costs a fifth of reading it, so the keys are first learnt from its first records
-    (:func:`_learn`) and declared: then the body is read with unknown keys refused, which is
-    safe at any depth. Only where that read still meets an unknown key is the whole body
-    measured and its keys inferred.
+    (:func:`_learn`; :data:`SAMPLE_BYTES` of them, then more where those missed a key) and
+    declared: then the body is read with unknown keys refused, which is safe at any depth.
+    Only where that read still meets an unknown key is the whole body measured and its keys
+    inferred.
 
     Args:
         body: a whole body, of the shape ``schema`` describes.
         schema: the documented shape; aliases are added to it as the reads find them.
         read: reads a body against a schema, unknown keys refused or inferred (a source's
             :func:`~._arrow.read_json`, with its own threads and memory settings).
-        first: the body's first records as a body of their own (a megabyte or so), or None.
+        first: the body's first records as a body of their own, of about the bytes given, or
+            None.
         failed: the error a read of ``body`` against ``schema`` already raised, if one did.
     """
     nonce = secrets.token_hex(6)
     aliases: dict[str, str] = {}
     thorough: set[str] = set()
     unknown: Literal["error", "infer"] = "error"
-    learning = True
+    samples = list(SAMPLE_BYTES)
     for _ in range(_TRIES):
         if failed is None:
             try:
@@ -133,9 +139,10 @@ def read_drifted(
         message = str(failed)
         failed = None
         if "unexpected field" in message and unknown == "error":
-            sample = first(body) if learning else None
-            learnt = None if sample is None else _learn(sample, schema, read)
-            learning = False
+            learnt = None
+            while learnt is None and samples:
+                sample = first(body, samples.pop(0))
+                learnt = None if sample is None else _learn(sample, schema, read)
             if learnt is not None:
                 schema = learnt
                 continue
@@ -166,7 +173,7 @@ def read_drifted(
         if kind in _ALIAS_TYPES:
             schema = _declare(schema, key, alias, _ALIAS_TYPES[kind])
         else:
-            learning = True  # an object or a list: its shape is learnt as an unknown key's
+            samples = list(SAMPLE_BYTES)  # an object or a list: learnt as an unknown key's
     return None
 
 

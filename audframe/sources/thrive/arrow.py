@@ -18,7 +18,6 @@ import pyarrow as pa
 
 from ..._json import JSONDecodeError, read_body
 from .._arrow import (
-    FIRST_PIECE_BYTES,
     MAX_ARROW_BODY,
     OPENS_OBJECT,
     READ_ERRORS,
@@ -234,10 +233,10 @@ def _read_arrow(body: bytes) -> Drifted | None:
     return read_drifted(body, _ARROW_BODY, read=_arrow_json, first=_first, failed=failed)
 
 
-def _first(body: bytes) -> bytes | None:
+def _first(body: bytes, size: int) -> bytes | None:
     """The body's first records as a body of their own, to learn drifted keys from."""
     start = _RESULTS.search(body, 0, _HEAD_BYTES)
-    return None if start is None else first_piece(body, start.end(), FIRST_PIECE_BYTES, _SPLIT)
+    return None if start is None else first_piece(body, start.end(), size, _SPLIT)
 
 
 def _arrow_json(

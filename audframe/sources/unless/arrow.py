@@ -23,7 +23,6 @@ import pyarrow.compute as pc
 from ..._json import describe, dumps, dumps_rows
 from ..._timestamps import _MS_BOUND
 from .._arrow import (
-    FIRST_PIECE_BYTES,
     MAX_ARROW_BODY,
     OPENS_OBJECT,
     READ_ERRORS,
@@ -191,10 +190,10 @@ def _extras(
     return extras, None
 
 
-def _first(body: bytes) -> bytes | None:
+def _first(body: bytes, size: int) -> bytes | None:
     """The body's first records as a body of their own, to learn drifted keys from."""
     start = _BODY_START.match(body)
-    return None if start is None else first_piece(body, start.end(), FIRST_PIECE_BYTES, _SPLIT)
+    return None if start is None else first_piece(body, start.end(), size, _SPLIT)
 
 
 def _extra_text(kept: dict[str, Any], _: int) -> str:
