@@ -174,7 +174,7 @@ def test_a_server_that_stays_down_is_given_up_on_after_max_retries(transport, wa
 
 def test_no_retries_with_max_retries_0(transport, waits):
     client, fake = transport(status(503), max_retries=0)
-    with pytest.raises(ApiError, match="gave up after 1 tries"):
+    with pytest.raises(ApiError, match="gave up after 1 try;"):
         client.get("/things", parse=parse_json)
     assert (len(fake.requests), waits) == (1, [])
 

@@ -439,3 +439,16 @@ def test_a_netrc_entry_for_the_host_never_replaces_the_credentials(
         assert base64.b64decode(sent.split()[1]).decode() == f"{TENANT}:{SECRET}"
     else:
         assert sent == ""
+
+
+def test_a_proxy_that_does_not_answer_is_named_without_its_credentials(monkeypatch, waits):
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy-user:proxy-password@127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(ApiError) as info:
+        load("thrive", "http://localhost:9", max_retries=1)
+    text = str(info.value)
+    assert "no answer from the proxy (HTTPS_PROXY / HTTP_PROXY)" in text
+    assert "NO_PROXY" in text
+    assert "proxy-password" not in text
+    assert "proxy-user" not in text

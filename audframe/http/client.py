@@ -336,7 +336,8 @@ class HttpClient:
         else:
             hint = f"check {option('base_url')} and the network, then try again"
         return cls(
-            f"gave up after {tries} tries; the last one got {failure.problem}",
+            f"gave up after {'1 try' if tries == 1 else f'{tries} tries'}; "
+            f"the last one got {failure.problem}",
             endpoint=endpoint,
             status=status,
             hint=hint,

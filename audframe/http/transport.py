@@ -317,6 +317,12 @@ class Transport:
                 retries=1,
                 hint="check base_url (or region): the host name does not resolve",
             )
+        if isinstance(exc, requests.exceptions.ProxyError):
+            # The proxy's URL may hold its own credentials: it is not repeated here.
+            return Failure(
+                "no answer from the proxy (HTTPS_PROXY / HTTP_PROXY)",
+                hint="check the proxy the environment names, or add this host to NO_PROXY",
+            )
         if isinstance(exc, _TRANSIENT):
             return Failure(_describe_transport(exc))
         return ApiError(
