@@ -170,6 +170,35 @@ def test_unreachable_api_exits_3(tmp_path, monkeypatch, capsys):
     assert "connection error" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("source", ["thrive", "unless"])
+@pytest.mark.parametrize("named_by", ["variable", "flag"])
+def test_an_unreachable_api_is_checked_where_its_url_came_from(
+    tmp_path, monkeypatch, capsys, source, named_by
+):
+    # The hint said --base-url even when the URL came from THRIVE_BASE_URL / UNLESS_BASE_URL.
+    for name, value in {
+        "THRIVE_TENANT_ID": "eu-west-2_x",
+        "THRIVE_API_SECRET": "x-secret-1",
+        "UNLESS_API_KEY": "x-api-key-1",
+        "UNLESS_USER_EMAIL": "me@example.com",
+        "UNLESS_ACCOUNT_ID": "acc-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with Sandbox() as sb:  # closed when the block ends: nothing listens there any more
+        url = sb.thrive_base_url if source == "thrive" else sb.unless_base_url
+    variable = f"{source.upper()}_BASE_URL"
+    argv = [source, "--out", str(tmp_path), "--max-retries", "0"]
+    argv += ["--website-id", "w1"] if source == "unless" else []
+    if named_by == "variable":
+        monkeypatch.setenv(variable, url)
+    else:
+        argv += ["--base-url", url]
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "connection error" in err
+    assert f"Check {variable if named_by == 'variable' else '--base-url'} and the network" in err
+
+
 def test_audit_exit_status_follows_fail_on(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     capsys.readouterr()

@@ -89,6 +89,8 @@ class HttpClient:
         session: a ``requests.Session`` to use (yours to close); default a new one per client.
         status: called with a short line while a request waits, retries or backs off, and
             with ``""`` once it is through (a progress bar's description).
+        named_by: the environment variable ``base_url`` came from, if it did: errors that
+            send the user to check the URL name it (else the ``base_url`` option).
     """
 
     def __init__(
@@ -103,8 +105,12 @@ class HttpClient:
         max_body_bytes: int = MAX_BODY_BYTES,
         session: requests.Session | None = None,
         status: Callable[[str], None] | None = None,
+        named_by: str | None = None,
     ) -> None:
         self.base_url = check_url(base_url, what=option("base_url"))
+        # What named the URL, for the hints that send the user to check it: the environment
+        # variable it came from, else the option.
+        self._where = named_by or option("base_url")
         self.source = source
         self.auth = auth
         self.max_workers = _positive_int(max_workers, "max_workers")
@@ -320,7 +326,7 @@ class HttpClient:
             endpoint=endpoint,
             status=status,
             vendor_message=message,
-            hint=hint or _status_hint(status),
+            hint=hint or _status_hint(status, self._where),
         )
 
     def _gave_up(self, endpoint: str, status: int | None, failure: Failure, tries: int) -> ApiError:
@@ -334,7 +340,7 @@ class HttpClient:
                 f"promises; try again later, or raise {option('max_retries')}"
             )
         else:
-            hint = f"check {option('base_url')} and the network, then try again"
+            hint = f"check {self._where} and the network, then try again"
         return cls(
             f"gave up after {'1 try' if tries == 1 else f'{tries} tries'}; "
             f"the last one got {failure.problem}",
@@ -360,9 +366,9 @@ def connect(
         yield client
 
 
-def _status_hint(status: int) -> str:
+def _status_hint(status: int, where: str) -> str:
     if status == 404:
-        where = option("base_url") + (f" (or {option('region')})" if offered("region") else "")
+        where += f" (or {option('region')})" if offered("region") else ""
         return f"check {where} and the id asked for"
     return {
         400: "the API rejected the request's parameters; check them against the valid values",

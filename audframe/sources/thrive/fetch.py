@@ -196,6 +196,7 @@ def load_thrive_audiences(
         max_retries=max_retries,
         max_body_bytes=max_body_bytes,
         session=session,
+        named_by=BASE_URL_ENV.env if base_url is None and used_region is None else None,
     ) as client:
         joined = fetch_pages(client, per_page, api_controlled, extra, progress, max_pages)
 

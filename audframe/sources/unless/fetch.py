@@ -129,7 +129,8 @@ def load_unless_audiences(
     # Checked as the lake checks them, before any request: a bad id is not the API key's fault.
     websites = [partition_id(w, "website_id") for w in _website_ids(website_id)]
     extras = compile_extra_columns(extra_columns, reserved=AUDIENCES.names)
-    base = (env_url(BASE_URL_ENV.env) if base_url == BASE_URL else None) or base_url
+    from_env = env_url(BASE_URL_ENV.env) if base_url == BASE_URL else None
+    base = from_env or base_url
     auth = HeaderAuth(
         {"x-api-key": key, "x-user-email": email, "x-account-id": account},
         hint=(
@@ -155,6 +156,7 @@ def load_unless_audiences(
             max_retries=max_retries,
             max_body_bytes=max_body_bytes,
             session=session,
+            named_by=BASE_URL_ENV.env if from_env else None,
         ) as client,
         progress_bar(len(calls), "Unless audiences", progress) as bar,
     ):
