@@ -6,6 +6,7 @@ import hashlib
 import math
 import threading
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -101,13 +102,17 @@ class Pager:
                 endpoint=self.endpoint,
             )
 
-    def check_beside_first(self, number: int, page: Page) -> Page:
-        """:meth:`check` for a page fetched beside page 1, once page 1 has said what to expect.
+    def read_beside_first(self, number: int, read: Callable[[], Page]) -> Page:
+        """A page fetched beside page 1, parsed (``read()``) once page 1 is through, then
+        checked as :meth:`check` checks one.
 
-        A page past ``totalPages`` (or past an empty page 1) is left unchecked: it counts only
-        if the read goes on past ``totalPages`` (:meth:`more`), and is checked then.
+        Page 1 is so parsed alone: it says how many pages to send next, and every page of the
+        first round arrives at once, all wanting the same cores. A page past ``totalPages`` (or
+        past an empty page 1) is left unchecked: it counts only if the read goes on past
+        ``totalPages`` (:meth:`more`), and is checked then.
         """
         first = self.await_first()
+        page = read()
         if not len(first) or number > self.pages:
             return page
         return self.check(number, page)

@@ -44,14 +44,14 @@ def fetch_pages(
 
     def fetch(number: int, *, beside_first: bool = False) -> Page:
         params = {"page": number, "perPage": per_page, "apiControlled": api_controlled}
-        check = pager.check_beside_first if beside_first else pager.check
 
         def parse(body: bytes) -> Page:
+            def read() -> Page:
+                return parse_page(body, keep_raw=extra is not None)
+
             if beside_first:
-                # Page 1 is parsed alone, then: it says how many pages to send next, and every
-                # page of the first round arrives at once, all wanting the same two cores.
-                pager.await_first()
-            return check(number, parse_page(body, keep_raw=extra is not None))
+                return pager.read_beside_first(number, read)
+            return pager.check(number, read())
 
         try:
             return client.get(
