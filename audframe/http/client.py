@@ -198,8 +198,8 @@ class HttpClient:
         before_retry: Callable[[], object] | None = None,
     ) -> T:
         """One request with retries. ``auth=False`` sends only ``headers`` (token requests)."""
-        query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
-        endpoint = f"{method} {url}" + (f"?{urlencode(query)}" if query else "")
+        query = urlencode({k: _param(v) for k, v in (params or {}).items() if v is not None})
+        endpoint = f"{method} {url}" + (f"?{query}" if query else "")
         if context:
             endpoint += f" ({context})"
         label = label or context or urlsplit(url).path

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -72,7 +72,7 @@ class Call:
 
     method: str
     url: str
-    query: Mapping[str, str]
+    query: str  # encoded, as requests would encode a dict (empty: none)
     headers: Headers
     data: Headers | None
     endpoint: str
@@ -149,7 +149,7 @@ class Transport:
         """Send and read, following redirects by hand so credentials never leave their origin."""
         home = origin(call.url)
         method, url, data, headers = call.method, call.url, call.data, call.headers
-        params: Mapping[str, str] | None = call.query
+        params: str | None = call.query or None
         for _ in range(MAX_REDIRECTS + 1):
             started = time.perf_counter()
             attempt.response = None
@@ -199,7 +199,7 @@ class Transport:
         method: str,
         url: str,
         *,
-        params: Mapping[str, str] | None,
+        params: str | None,
         headers: Mapping[str, str] | None,
         data: Mapping[str, str] | None,
         timeout: float,
@@ -220,9 +220,9 @@ class Transport:
         response = self.session.request(
             method,
             url,
-            # Encoded here, as requests would: given a dict, it checks it against a runtime
-            # Protocol per request, a slow isinstance on Python 3.11.
-            params=urlencode(params) if params else None,
+            # Encoded by the client, as requests would: given a dict, it checks it against a
+            # runtime Protocol per request, a slow isinstance on Python 3.11.
+            params=params,
             headers=headers,
             data=data,
             timeout=timeout,
