@@ -10,7 +10,6 @@ one may end) stays with each source.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import functools
 import re
@@ -24,6 +23,7 @@ __all__ = [
     "MAX_ARROW_BODY",
     "OPENS_OBJECT",
     "READ_ERRORS",
+    "c_function",
     "first_piece",
     "piece",
     "read_json",
@@ -124,16 +124,16 @@ def release_memory() -> None:
     thread's arena, where this thread cannot reuse it. Elsewhere than glibc, only the first.
     """
     pa.default_memory_pool().release_unused()
-    libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
+    trim = c_function("malloc_trim")
+    if trim is not None:
+        trim(0)
 
 
 @functools.cache
-def _libc() -> ctypes.CDLL | None:
-    """The C library, when it is glibc (the one with ``malloc_trim``)."""
-    with contextlib.suppress(OSError):
-        libc = ctypes.CDLL(None)
-        if hasattr(libc, "malloc_trim"):
-            return libc
-    return None
+def c_function(name: str) -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    """The C library's function ``name`` (``malloc_trim`` is glibc's), or None where the
+    library has none, or there is no C library to load (``CDLL(None)`` on Windows)."""
+    try:
+        return getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError, TypeError):
+        return None

@@ -13,6 +13,8 @@ from __future__ import annotations
 import ctypes
 import functools
 
+from ._arrow import c_function
+
 __all__ = ["count", "find_all"]
 
 # Past one match in this many bytes, a search per match costs more than one bytes.count.
@@ -61,9 +63,8 @@ def count(body: bytes, needle: bytes, *, expected: int) -> int:
 @functools.cache
 def _memmem() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
     """The C library's ``memmem``, or None where it has none."""
-    try:
-        memmem = ctypes.CDLL(None).memmem
-    except (OSError, AttributeError, TypeError):  # TypeError: no CDLL(None) on Windows
+    memmem = c_function("memmem")
+    if memmem is None:
         return None
     memmem.restype = ctypes.c_void_p
     memmem.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
