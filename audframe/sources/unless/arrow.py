@@ -129,7 +129,8 @@ def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
         for key, name in mapping.items():
             aud[name] = fields[key]
     aud["rule"] = rules = fields["rule"]
-    n_variants = pc.list_value_length(variants).fill_null(0)
+    lengths = pc.list_value_length(variants).fill_null(0)
+    aud["n_variants"] = lengths
     problems: dict[int, str] = {}
     for i in pc.indices_nonzero(pc.invert(objects)).to_pylist():
         extras[i] = {"record": None}
@@ -139,13 +140,12 @@ def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
     if uncounted:
         mask = np.zeros(n, dtype=bool)
         mask[uncounted] = True
-        n_variants = pc.if_else(pa.array(mask), pa.scalar(None, n_variants.type), n_variants)
-    aud["n_variants"] = n_variants
+        aud["n_variants"] = pc.if_else(pa.array(mask), pa.scalar(None, lengths.type), lengths)
     if text is None:
         text = pa.array(dumps_rows(_by_row(extras, n), _extra_text), type=_STR)
     aud["extra"] = text
 
-    parents, position = _list_positions(variants, pc.list_value_length(variants).fill_null(0))
+    parents, position = _list_positions(variants, lengths)
     variant_fields = variant_values.flatten()
     out_variants = {
         "owner": parents,
