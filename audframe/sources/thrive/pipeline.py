@@ -133,7 +133,8 @@ class Joined:
         self._frames: list[pd.DataFrame] = []
 
     def add(self, page: Page) -> None:
-        self.first = self.first or page
+        if self.first is None:  # not `or`: an empty page is falsy (Page has a length)
+            self.first = page
         self.pages += 1
         self.last = len(page)
         self.rows += self.last
