@@ -41,7 +41,11 @@ MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 2**30
 # An error body is read for its message only.
 _ERROR_BODY_BYTES = 2**20
-_CHUNK = 2**16
+# Bytes read at once: an uncompressed body in big pieces (each piece is a trip through urllib3
+# and a wait for the interpreter's lock), a compressed one in small ones (urllib3 inflates a
+# piece per read, and a big piece of a bomb is slow to inflate).
+_CHUNK = 2**20
+_COMPRESSED_CHUNK = 2**16
 _TRANSIENT = (
     requests.ConnectionError,
     requests.Timeout,
@@ -246,7 +250,8 @@ class Transport:
         limit = self.max_body_bytes if status < 400 else _ERROR_BODY_BYTES
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_content(_CHUNK):
+        plain = response.headers.get("Content-Encoding", "identity").strip().lower() == "identity"
+        for chunk in response.iter_content(_CHUNK if plain else _COMPRESSED_CHUNK):
             attempt.remaining()
             size += len(chunk)
             if size <= limit:
