@@ -354,3 +354,25 @@ def test_a_key_on_every_record_is_written_as_text_at_once_and_as_the_exact_path_
             u = normalize_unless(wire)
         for name, table in normalize_unless(records).tables().items():
             pd.testing.assert_frame_equal(u.tables()[name], table, obj=name)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        {3: {"b": [1, 2], "a": "x"}, 90: "already text"},  # a few: only they are written
+        {0: {"k": 2**70}, 99: {"k": None}},  # past 64 bits, and a null value kept
+        {5: {}, 6: {"k": 1}},  # an empty row (falsy): written as every row would be
+        {i: {"k": i} for i in range(0, 100, 2)} | {1: None},  # half: every row written
+    ],
+    ids=["few", "big-int", "empty-row", "half"],
+)
+def test_thrive_extra_texts_are_each_rows_sorted_json_however_few(rows):
+    from audframe._json import dumps
+    from audframe.sources.thrive.normalize import _extra_texts
+
+    extra = [rows.get(i) for i in range(100)]
+    expected = [
+        None if row is None else row if isinstance(row, str) else dumps(row, sort=True)
+        for row in extra
+    ]
+    assert _extra_texts(extra, 0).to_pylist() == expected

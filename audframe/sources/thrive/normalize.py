@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -114,8 +115,18 @@ def _extra_texts(extra: list[dict[str, Any] | str | None] | pa.Array, first: int
     """A page's ``extra`` as JSON text by row; ``first`` is its first record's index."""
     if isinstance(extra, pa.Array):
         return extra
-    if extra.count(None) == len(extra):  # a clean page: nothing to write
+    nulls = extra.count(None)
+    if nulls == len(extra):  # a clean page: nothing to write
         return pa.nulls(len(extra), STRING)
+    if nulls > len(extra) // 2:
+        # A few records drifted: their texts alone, put in place by Arrow (no loop over all).
+        rows = list(itertools.compress(range(len(extra)), extra))  # a row is never empty
+        if len(rows) + nulls == len(extra):
+            kept = [extra[i] for i in rows]
+            texts = dumps_rows(kept, lambda row, i: _extra_text(row, first + rows[i]))
+            places = np.full(len(extra), -1, dtype=np.int64)
+            places[rows] = np.arange(len(rows))
+            return pa.array(texts, type=STRING).take(pa.array(places, mask=places < 0))
     texts = dumps_rows(extra, lambda row, i: _extra_text(row, first + i))
     return pa.array(texts, type=STRING)
 
