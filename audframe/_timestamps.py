@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,6 +36,8 @@ def parse_iso(values: pa.Array | Sequence[str | None]) -> tuple[pa.Array, pa.Arr
         parsed = strings.cast(TIMESTAMP)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         parsed = _parse_iso_pandas(strings)
+    if parsed.null_count == strings.null_count:  # null where the text is: every date read
+        return parsed, pa.array(np.zeros(len(strings), dtype=bool))
     failed = pc.and_(pc.is_valid(strings), pc.is_null(parsed))
     return parsed, failed
 
