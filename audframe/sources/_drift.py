@@ -79,8 +79,9 @@ _ESCAPES = re.compile(rb'["\\\x00-\x1f]')  # what JSON text escapes in a string 
 _MAX_VALUE_DEPTH = 64  # levels of a value rebuilt from Arrow; deeper takes the exact path
 
 #: Bytes of a body's first records its unknown keys are learnt from, in turn: a key every
-#: record holds is in the first; one record in a thousand holds one in the second.
-SAMPLE_BYTES = (1 << 16, FIRST_PIECE_BYTES)
+#: record holds is in the first; one record in a thousand holds one in the second or the third.
+#: Each is four times the last, so the samples that miss cost a third of the one that finds.
+SAMPLE_BYTES = (1 << 16, 1 << 18, FIRST_PIECE_BYTES)
 #: Levels of nesting below which Arrow may infer a body's unknown keys (it overflows the C
 #: stack somewhere past 15,000; see :func:`nesting`).
 MAX_INFER_DEPTH = 512
