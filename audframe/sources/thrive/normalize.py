@@ -120,8 +120,8 @@ def _extra_texts(extra: list[dict[str, Any] | str | None] | pa.Array, first: int
         return pa.nulls(len(extra), STRING)
     if nulls > len(extra) // 2:
         # A few records drifted: their texts alone, put in place by Arrow (no loop over all).
-        rows = list(itertools.compress(range(len(extra)), extra))  # a row is never empty
-        if len(rows) + nulls == len(extra):
+        rows = list(itertools.compress(range(len(extra)), extra))
+        if len(rows) + nulls == len(extra):  # no row was empty (falsy): none missed
             kept = [extra[i] for i in rows]
             texts = dumps_rows(kept, lambda row, i: _extra_text(row, first + rows[i]))
             places = np.full(len(extra), -1, dtype=np.int64)
