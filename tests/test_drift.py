@@ -376,3 +376,15 @@ def test_thrive_extra_texts_are_each_rows_sorted_json_however_few(rows):
         for row in extra
     ]
     assert _extra_texts(extra, 0).to_pylist() == expected
+
+
+@pytest.mark.parametrize("rows", [[7, 2, 90], [*range(99, -1, -2), 0]], ids=["few", "most"])
+def test_texts_at_puts_each_text_at_its_row_in_any_order(rows):
+    import pyarrow as pa
+
+    from audframe.sources._drift import texts_at
+
+    texts = [f"t{row}" for row in rows]
+    column = texts_at(rows, texts, 100, pa.large_string())
+    assert column.type == pa.large_string()
+    assert column.to_pylist() == [f"t{i}" if i in rows else None for i in range(100)]

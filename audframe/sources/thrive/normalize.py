@@ -11,7 +11,6 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,6 +18,7 @@ import pyarrow.compute as pc
 from ..._extra import ExtraColumns, compile_extra_columns
 from ..._json import JSONDecodeError, dumps, dumps_rows, read_body
 from ...errors import InputError
+from .._drift import texts_at
 from .arrow import read_page
 from .records import STRING, Page, page_of
 from .schema import AUDIENCES
@@ -124,9 +124,7 @@ def _extra_texts(extra: list[dict[str, Any] | str | None] | pa.Array, first: int
         if len(rows) + nulls == len(extra):  # no row was empty (falsy): none missed
             kept = [extra[i] for i in rows]
             texts = dumps_rows(kept, lambda row, i: _extra_text(row, first + rows[i]))
-            places = np.full(len(extra), -1, dtype=np.int64)
-            places[rows] = np.arange(len(rows))
-            return pa.array(texts, type=STRING).take(pa.array(places, mask=places < 0))
+            return texts_at(rows, texts, len(extra), STRING)
     texts = dumps_rows(extra, lambda row, i: _extra_text(row, first + i))
     return pa.array(texts, type=STRING)
 

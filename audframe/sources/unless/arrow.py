@@ -32,7 +32,7 @@ from .._arrow import (
     release_memory,
     spans,
 )
-from .._drift import Drifted, exact_values, plain_texts, read_drifted
+from .._drift import Drifted, exact_values, plain_texts, read_drifted, texts_at
 from .._search import count
 from .columns import Built, ConditionFrames, json_text, rule_chunks
 from .records import BOOLS, EXACT_FLOAT, INTS, KNOWN, STRINGS, TIMES
@@ -142,7 +142,7 @@ def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
         mask[uncounted] = True
         aud["n_variants"] = pc.if_else(pa.array(mask), pa.scalar(None, lengths.type), lengths)
     if text is None:
-        text = pa.array(dumps_rows(_by_row(extras, n), _extra_text), type=_STR)
+        text = texts_at(list(extras), dumps_rows(list(extras.values()), _extra_text), n, _STR)
     aud["extra"] = text
 
     parents, position = _list_positions(variants, lengths)
@@ -202,13 +202,6 @@ def _extra_text(kept: dict[str, Any], _: int) -> str:
 
 def _quoted(key: str) -> bytes:
     return dumps(key).encode()
-
-
-def _by_row(extras: dict[int, dict[str, Any]], n: int) -> list[dict[str, Any] | None]:
-    rows: list[dict[str, Any] | None] = [None] * n
-    for i, kept in extras.items():
-        rows[i] = kept
-    return rows
 
 
 # A big body is read in pieces of about this size, on a thread (Arrow's reader lets go of the
