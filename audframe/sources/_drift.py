@@ -135,15 +135,28 @@ def read_drifted(
     for _ in range(_TRIES):
         if failed is None:
             try:
-                return Drifted(read(body, schema, unknown), aliases, body)
+                table = read(body, schema, unknown)
             except READ_ERRORS as exc:
                 failed = exc
+            else:
+                if unknown == "infer" and _holds_timestamp(table.schema):
+                    # An inferred timestamp lost its text: declared as text and read again.
+                    declared = _declared(schema, table.schema)
+                    if not declared.equals(schema):
+                        schema = declared
+                        continue
+                return Drifted(table, aliases, body)
         message = str(failed)
         failed = None
         if "unexpected field" in message and unknown == "error":
             learnt = None
             while learnt is None and samples:
                 sample = first(body, samples.pop(0))
+                if sample is not None and len(sample) >= len(body):
+                    # The whole body (a page): inferring from it is the read itself, and a
+                    # larger sample would be the same bytes again.
+                    samples.clear()
+                    break
                 learnt = None if sample is None else _learn(sample, schema, read)
             if learnt is not None:
                 schema = learnt
@@ -192,8 +205,28 @@ def _learn(sample: bytes, schema: pa.Schema, read: Reader) -> pa.Schema | None:
         inferred = read(sample, schema, "infer").schema
     except READ_ERRORS:
         return None
-    learnt = pa.schema([f.with_type(_merge(f.type, inferred.field(f.name).type)) for f in schema])
+    learnt = _declared(schema, inferred)
     return None if learnt.equals(schema) else learnt
+
+
+def _declared(schema: pa.Schema, inferred: pa.Schema) -> pa.Schema:
+    """``schema`` with the keys ``inferred`` holds beyond it declared (:func:`_merge`)."""
+    return pa.schema([f.with_type(_merge(f.type, inferred.field(f.name).type)) for f in schema])
+
+
+def _holds_timestamp(schema: pa.Schema) -> bool:
+    """Whether Arrow inferred a timestamp anywhere in ``schema`` (no documented key is one)."""
+
+    def holds(t: pa.DataType) -> bool:
+        if pa.types.is_timestamp(t):
+            return True
+        if pa.types.is_struct(t):
+            return any(holds(f.type) for f in t)
+        if pa.types.is_list(t) or pa.types.is_large_list(t):
+            return holds(t.value_type)
+        return False
+
+    return any(holds(f.type) for f in schema)
 
 
 def _merge(declared: pa.DataType, inferred: pa.DataType) -> pa.DataType:
