@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import threading
 import warnings
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ..._json import JSONDecodeError, loads
 from ..._options import option
 from ...errors import PaginationError
 from .records import Page
@@ -41,6 +43,8 @@ class Pager:
         self._lock = threading.Lock()
         self.first: Page | None = None
         self._first_read = threading.Event()
+        self.foreseen: int | None = None  # totalPages as page 1's bytes say, before the parse
+        self._foreseen = threading.Event()
 
     def check(self, number: int, page: Page) -> Page:
         """``page``, or ValueError (retried) where it contradicts what the server said."""
@@ -75,6 +79,19 @@ class Pager:
         """Page 1 is through (``None``: it failed): the pages fetched beside it may be checked."""
         self.first = page
         self._first_read.set()
+        self._foreseen.set()
+
+    def foresee(self, body: bytes) -> None:
+        """Page 1's body is in: what its bytes say of ``totalPages``, before it is parsed."""
+        if not self._foreseen.is_set():
+            self.foreseen = foreseen_pages(body)
+            self._foreseen.set()
+
+    def await_foreseen(self) -> int | None:
+        """``totalPages`` as page 1's bytes say, once they are in (None: they do not say, or
+        page 1 is through without them)."""
+        self._foreseen.wait()
+        return self.foreseen
 
     def await_first(self) -> Page:
         """Page 1, once it is through; a page fetched beside it waits here before it is checked
@@ -187,6 +204,27 @@ def _fingerprint(ids: pa.Array) -> bytes:
     if data is not None:
         digest.update(memoryview(data)[offsets[0] : offsets[-1]])
     return digest.digest()
+
+
+# A body's last `"pagination": {...}` (the one a parser keeps), with no object inside it.
+_PAGINATION = re.compile(rb'(?<!\\)"pagination"[ \t\r\n]*:[ \t\r\n]*(\{[^{}]*\})')
+_FORESEE_BYTES = 4096  # where a body's pagination is looked for, at each end
+
+
+def foreseen_pages(body: bytes) -> int | None:
+    """``totalPages`` as ``body``'s bytes say, without parsing it: from its last 4 KiB (where a
+    serialiser writes the block after the records), else its first; None where neither holds
+    it. Only a guess, to send the next pages early: the parsed page is what is trusted."""
+    for part in (body[-_FORESEE_BYTES:], body[:_FORESEE_BYTES]):
+        blocks = _PAGINATION.findall(part)
+        if not blocks:
+            continue
+        try:
+            block = loads(blocks[-1])  # the last: the one a parser keeps
+        except JSONDecodeError:
+            return None
+        return whole(block.get("totalPages")) if isinstance(block, dict) else None
+    return None
 
 
 def whole(value: Any) -> int | None:

@@ -35,6 +35,10 @@ def fetch_pages(
     """Pages 1 to ``max_workers`` at once, then on to ``totalPages``, then on while the server
     says there is more; joined into the table a batch at a time while the next are fetched.
 
+    The pages after the first round are sent as soon as page 1's bytes say how many there are
+    (:func:`~.paging.foreseen_pages`), while page 1 and the rest of its round are parsed: only
+    a guess, checked like the first round's once page 1 is through.
+
     Each worker parses and checks the page it fetched (:meth:`Pager.check`), so its body
     never leaves it and a page that contradicts page 1 is retried like a 5xx; one that still
     does after the retries fails the load.
@@ -46,6 +50,9 @@ def fetch_pages(
         params = {"page": number, "perPage": per_page, "apiControlled": api_controlled}
 
         def parse(body: bytes) -> Page:
+            if number == 1:
+                pager.foresee(body)
+
             def read() -> Page:
                 return parse_page(body, keep_raw=extra is not None)
 
@@ -87,12 +94,17 @@ def fetch_pages(
         futures = {1: submit(fetch_first)}
         for number in range(2, round_end + 1):
             futures[number] = submit(fetch, number, beside_first=True)
+        # The next pages go as soon as page 1's bytes say how many there are, while it is
+        # parsed; checked, like the first round's, once page 1 is through.
+        foreseen = min(pager.await_foreseen() or 0, max_pages)
+        for number in range(round_end + 1, foreseen + 1):
+            futures[number] = submit(fetch, number, beside_first=True)
         first = futures.pop(1).result()
         joined.add(first)
         if not len(first):
             return joined
         last = pager.pages
-        for number in range(round_end + 1, last + 1):
+        for number in range(max(round_end, foreseen) + 1, last + 1):
             futures[number] = submit(fetch, number)
         with progress_bar(last, "Thrive audiences", progress) as bar:
             bar.update(1)
