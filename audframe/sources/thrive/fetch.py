@@ -202,8 +202,9 @@ def load_thrive_audiences(
 
     df = joined.frame()
     duplicated = df["id"].duplicated() & df["id"].notna()
-    duplicate_ids = sorted(set(df.loc[duplicated, "id"]))
-    if duplicate_ids:
+    duplicate_ids: list[str] = []
+    if duplicated.any():  # rare: the selection below costs a millisecond even when empty
+        duplicate_ids = sorted(set(df.loc[duplicated, "id"]))
         df = df.loc[~duplicated].reset_index(drop=True)
     assert joined.first is not None
     total = total_results(joined.first)

@@ -96,7 +96,8 @@ def fetch_pages(
             futures[number] = submit(fetch, number, beside_first=True)
         # The next pages go as soon as page 1's bytes say how many there are, while it is
         # parsed; checked, like the first round's, once page 1 is through.
-        foreseen = min(pager.await_foreseen() or 0, max_pages)
+        foreseen = pager.await_foreseen() or 0
+        foreseen = foreseen if foreseen <= max_pages else 0  # page 1 will fail: send no more
         for number in range(round_end + 1, foreseen + 1):
             futures[number] = submit(fetch, number, beside_first=True)
         first = futures.pop(1).result()
