@@ -235,6 +235,26 @@ def test_pages_are_joined_into_the_table_while_later_ones_are_fetched(
     pd.testing.assert_frame_equal(df, whole, check_flags=False)
 
 
+@pytest.mark.parametrize("batches", [1, 5], ids=["one-batch", "batches"])
+def test_freed_memory_goes_back_before_the_batches_are_joined(
+    thrive_env, serve, monkeypatch, batches
+):
+    # Arrow's pool keeps what each worker thread freed: at 221k records and 4 workers the
+    # load's peak (the batches' concatenation) was 2.5x the bytes with it kept, 2.0x without.
+    records = [record(i) for i in range(20)]
+    events: list[str] = []
+    concat = pd.concat
+    monkeypatch.setattr(pipeline, "release_memory", lambda: events.append("release"))
+    monkeypatch.setattr(
+        pipeline.pd, "concat", lambda *a, **k: events.append("concat") or concat(*a, **k)
+    )
+    monkeypatch.setattr(pipeline, "BATCH_ROWS", 20 // batches)
+    server = serve(paged(records, 2), totalResults=20, totalPages=10, perPage=2)
+    df = _load(server)
+    assert df["id"].tolist() == [r["id"] for r in records]
+    assert events == ([] if batches == 1 else ["release", "concat"])
+
+
 def test_a_first_round_page_past_the_end_is_checked_only_if_it_is_read(thrive_env, serve):
     # totalPages=1 and totalResults=25, but page 2 is short: the read ends there, and page 3,
     # empty where the figures say rows, was fetched in the first round but is never read.

@@ -13,6 +13,7 @@ from ..._extra import ExtraColumns
 from ..._progress import progress_bar
 from ...errors import PaginationError, ResponseError
 from ...http import HttpClient
+from .._arrow import release_memory
 from .normalize import frame, parse_page
 from .paging import Pager
 from .records import Page
@@ -162,6 +163,9 @@ class Joined:
             self._join()
         if len(self._frames) == 1:
             return self._frames[0]
+        # Before the copy that makes the load's peak: the memory the worker threads (ended by
+        # now) freed, which Arrow's pool and the C heap keep for them, back to the system.
+        release_memory()
         return pd.concat(self._frames, ignore_index=True)
 
     def _join(self) -> None:
