@@ -564,6 +564,38 @@ def test_map_runs_up_to_max_workers_at_once_and_keeps_the_order(transport):
     assert most[0] == 3
 
 
+def test_a_call_parsing_its_body_holds_no_request_slot(transport):
+    # A page's parse used to hold its worker: the next request waited for it. Now the next
+    # goes out while it parses, and still no more than max_workers are in flight at once.
+    inside, most = [0], [0]
+    lock = threading.Lock()
+    parsing = threading.Barrier(3, timeout=10)  # two calls parsing while a third is sent
+    sent_while_parsing: list[int] = []
+
+    def handle(request: requests.PreparedRequest) -> requests.Response:
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        if request.path_url.endswith("/2"):
+            parsing.wait()  # sent while calls 0 and 1 hold their bodies
+            sent_while_parsing.append(2)
+        with lock:
+            inside[0] -= 1
+        return reply(request, 200, {"path": request.path_url})
+
+    def slow_parse(body: bytes) -> Any:
+        path = parse_json(body)["path"]
+        if not path.endswith("/2"):
+            parsing.wait()
+        return path
+
+    client, _ = transport(handle, max_workers=2)
+    got = client.map(lambda i: client.get(f"/{i}", parse=slow_parse), range(3))
+    assert got == ["/v1/0", "/v1/1", "/v1/2"]
+    assert sent_while_parsing == [2]
+    assert most[0] <= 2
+
+
 def test_another_request_failing_stops_those_waiting_to_retry(transport, monkeypatch):
     monkeypatch.setattr(client, "_sleep", REAL_SLEEP)  # a real wait, which the stop must end
     waiting = threading.Event()

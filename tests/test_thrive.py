@@ -245,7 +245,7 @@ def test_absurd_total_pages_is_refused(requests_mock, thrive_env, thrive_records
     with pytest.raises(PaginationError, match="more than 10000 pages"):
         _load()
     # Page 1's bytes foresee the same pages: none is sent past the first round.
-    assert sorted(int(r.qs["page"][0]) for r in requests_mock.request_history) == [1, 2, 3, 4]
+    assert max(int(r.qs["page"][0]) for r in requests_mock.request_history) <= 4
 
 
 def test_max_pages_raises_the_page_cap(requests_mock, thrive_env, thrive_records):

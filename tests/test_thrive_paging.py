@@ -207,6 +207,31 @@ def test_the_pages_page_1s_bytes_foresee(body, pages):
     assert foreseen_pages(body) == pages
 
 
+def test_no_more_pages_are_parsed_at_once_than_there_are_cores(thrive_env, serve, monkeypatch):
+    # The pool has a thread more per request (a worker parsing lets the next request go);
+    # parsing more pages side by side than there are cores only contends for the lock.
+    records = [record(i) for i in range(40)]
+    inside, most = [0], [0]
+    lock = threading.Lock()
+    parse_page = pipeline.parse_page
+
+    def parsing(body: Any, **kwargs: Any) -> Any:
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.02)  # long enough for the other workers' pages to come in meanwhile
+        with lock:
+            inside[0] -= 1
+        return parse_page(body, **kwargs)
+
+    monkeypatch.setattr(pipeline, "parse_page", parsing)
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    server = serve(paged(records, 2), totalResults=40, totalPages=20, perPage=2)
+    df = _load(server)
+    assert df["id"].tolist() == [r["id"] for r in records]
+    assert most[0] == 2
+
+
 def test_pages_are_joined_into_the_table_while_later_ones_are_fetched(
     thrive_env, serve, monkeypatch
 ):

@@ -79,7 +79,8 @@ class HttpClient:
         base_url: the API root, e.g. ``https://public.api.learn.link/rest/v1``.
         source: the source's name (``"thrive"``), for logs and thread names.
         auth: the object that authenticates each request.
-        max_workers: requests in flight at once in :meth:`map`; sizes the connection pool.
+        max_workers: requests in flight at once (:meth:`map`, :meth:`pool`); sizes the
+            connection pool.
         timeout: seconds each try has for the whole response, headers and body, redirects
             included.
         max_retries: retries after the first try, for 429, 5xx, connection errors, timeouts
@@ -127,6 +128,8 @@ class HttpClient:
             shorten=self._shorten,
             waiting=self._waiting,
         )
+        # Requests in flight at once: a call parsing its body holds none.
+        self._slots = threading.BoundedSemaphore(self.max_workers)
         # Set when a map() fails or is interrupted: its other calls stop at their next wait.
         self._stopped = threading.Event()
         stopper = STOPPER.get()
@@ -208,7 +211,10 @@ class HttpClient:
         while True:
             self._check_stopped(endpoint)
             sent = {**(headers or {}), **(self.auth.headers(self) if auth else {})}
-            outcome = self.transport.attempt(Call(method, url, query, sent, data, endpoint, label))
+            with self._slots:
+                outcome = self.transport.attempt(
+                    Call(method, url, query, sent, data, endpoint, label)
+                )
             if isinstance(outcome, ApiError):
                 raise outcome
             if isinstance(outcome, Failure):
@@ -246,7 +252,8 @@ class HttpClient:
             attempt += 1
 
     def map(self, fn: Callable[[A], T], items: Iterable[A]) -> list[T]:
-        """``[fn(item) for item in items]``, up to ``max_workers`` at once, results in order.
+        """``[fn(item) for item in items]``, up to ``max_workers`` requests at once (see
+        :meth:`pool`), results in order.
 
         The first error stops the rest: pending calls are cancelled and the error is raised.
         """
@@ -264,13 +271,17 @@ class HttpClient:
 
     @contextmanager
     def pool(self) -> Iterator[Callable[..., Future[Any]]]:
-        """``submit(fn, *args)``: calls run up to ``max_workers`` at once, in the order given.
+        """``submit(fn, *args)``: calls run in the order given, up to ``2 * max_workers`` at
+        once, of which ``max_workers`` have a request in flight: a call parsing its body holds
+        no request slot, so the next request goes out meanwhile.
 
         For a caller that takes results as they come (``future.result()``) and submits more
         meanwhile. An error or Ctrl-C inside the block stops the rest, as in :meth:`map`; a call
         whose result is never asked for fails nothing.
         """
-        pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix=f"audframe-{self.source}")
+        pool = ThreadPoolExecutor(
+            2 * self.max_workers, thread_name_prefix=f"audframe-{self.source}"
+        )
         try:
             # Each call in a copy of the submitting thread's context: messages speak the
             # caller's language (flags or keywords, audframe._options) from the pool too.

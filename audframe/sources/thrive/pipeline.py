@@ -7,6 +7,9 @@ pages the table's DataFrame a batch at a time while later pages are fetched.
 
 from __future__ import annotations
 
+import os
+import threading
+
 import pandas as pd
 
 from ..._extra import ExtraColumns
@@ -42,9 +45,13 @@ def fetch_pages(
 
     Each worker parses and checks the page it fetched (:meth:`Pager.check`), so its body
     never leaves it and a page that contradicts page 1 is retried like a 5xx; one that still
-    does after the retries fails the load.
+    does after the retries fails the load. A worker parsing holds no request slot (the next
+    request goes out meanwhile), and no more pages are parsed at once than there are cores.
     """
     pager = Pager(f"GET {client.base_url}{PATH}", per_page, max_pages)
+    # Pages parsed at once, at most one a core: the pool has a thread more per request, and
+    # more parsing side by side would only contend for the interpreter's lock (and memory).
+    parsing = threading.BoundedSemaphore(min(client.max_workers, os.cpu_count() or 1))
     joined = Joined(extra)
 
     def fetch(number: int, *, beside_first: bool = False) -> Page:
@@ -55,7 +62,8 @@ def fetch_pages(
                 pager.foresee(body)
 
             def read() -> Page:
-                return parse_page(body, keep_raw=extra is not None)
+                with parsing:
+                    return parse_page(body, keep_raw=extra is not None)
 
             if beside_first:
                 return pager.read_beside_first(number, read)
