@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 import audframe as af
+from audframe.http import client as http_client
 from audframe.sources.thrive import pipeline
 from audframe.sources.thrive.paging import foreseen_pages
 
@@ -225,7 +226,7 @@ def test_no_more_pages_are_parsed_at_once_than_there_are_cores(thrive_env, serve
         return parse_page(body, **kwargs)
 
     monkeypatch.setattr(pipeline, "parse_page", parsing)
-    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(http_client.os, "cpu_count", lambda: 2)
     server = serve(paged(records, 2), totalResults=40, totalPages=20, perPage=2)
     df = _load(server)
     assert df["id"].tolist() == [r["id"] for r in records]

@@ -12,6 +12,7 @@ message and what to do. Each try is one :meth:`Transport.attempt
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -130,6 +131,11 @@ class HttpClient:
         )
         # Requests in flight at once: a call parsing its body holds none.
         self._slots = threading.BoundedSemaphore(self.max_workers)
+        #: Bodies parsed at once, at most one a core: a caller's ``parse`` takes one while it
+        #: parses (not while it waits on anything else). The pool has a thread more per
+        #: request; more parsing side by side would only contend for the interpreter's lock
+        #: and hold more memory.
+        self.parsing = threading.BoundedSemaphore(min(self.max_workers, os.cpu_count() or 1))
         # Set when a map() fails or is interrupted: its other calls stop at their next wait.
         self._stopped = threading.Event()
         stopper = STOPPER.get()

@@ -7,9 +7,6 @@ pages the table's DataFrame a batch at a time while later pages are fetched.
 
 from __future__ import annotations
 
-import os
-import threading
-
 import pandas as pd
 
 from ..._extra import ExtraColumns
@@ -49,9 +46,6 @@ def fetch_pages(
     request goes out meanwhile), and no more pages are parsed at once than there are cores.
     """
     pager = Pager(f"GET {client.base_url}{PATH}", per_page, max_pages)
-    # Pages parsed at once, at most one a core: the pool has a thread more per request, and
-    # more parsing side by side would only contend for the interpreter's lock (and memory).
-    parsing = threading.BoundedSemaphore(min(client.max_workers, os.cpu_count() or 1))
     joined = Joined(extra)
 
     def fetch(number: int, *, beside_first: bool = False) -> Page:
@@ -62,7 +56,7 @@ def fetch_pages(
                 pager.foresee(body)
 
             def read() -> Page:
-                with parsing:
+                with client.parsing:
                     return parse_page(body, keep_raw=extra is not None)
 
             if beside_first:

@@ -161,13 +161,17 @@ def load_unless_audiences(
         progress_bar(len(calls), "Unless audiences", progress) as bar,
     ):
 
+        def parse(body: bytes) -> list[Any]:
+            with client.parsing:
+                return records_of(body)
+
         def fetch(call: tuple[str, dict[str, str]]) -> list[Any]:
             website, params = call
             found = client.get(
                 PATH,
                 params,
                 headers={"x-website-id": website},
-                parse=records_of,
+                parse=parse,
                 context=f"website {website}",
             )
             bar.update(1)
