@@ -38,6 +38,8 @@ from audframe.http import (
     retry,
 )
 
+from ._at_once import AtOnce
+
 API = "https://api.example.com/v1"
 SECRET = "s3cr3t-VALUE-xyz"
 KEY = "api-KEY-789-abc"
@@ -546,22 +548,15 @@ def test_a_bearer_token_is_fetched_once_and_sent_only_to_its_host(transport):
 
 
 def test_map_runs_up_to_max_workers_at_once_and_keeps_the_order(transport):
-    inside, most = [0], [0]
-    lock = threading.Lock()
+    requests_in = AtOnce()
 
     def handle(request: requests.PreparedRequest) -> requests.Response:
-        with lock:
-            inside[0] += 1
-            most[0] = max(most[0], inside[0])
-        time.sleep(0.05)
-        with lock:
-            inside[0] -= 1
         return reply(request, 200, {"path": request.path_url})
 
-    client, _ = transport(handle, max_workers=3)
+    client, _ = transport(requests_in.wrap(handle, 0.05), max_workers=3)
     got = client.map(lambda i: client.get(f"/{i}", parse=parse_json)["path"], range(9))
     assert got == [f"/v1/{i}" for i in range(9)]
-    assert most[0] == 3
+    assert requests_in.most == 3
 
 
 def test_a_call_parsing_its_body_holds_no_request_slot(transport):

@@ -22,6 +22,7 @@ from audframe.http import client as http_client
 from audframe.sources.thrive import pipeline
 from audframe.sources.thrive.paging import foreseen_pages
 
+from ._at_once import AtOnce
 from ._servers import Request, response
 from ._servers import Server as RawServer
 from .test_hostile_servers import Server, paged, record
@@ -66,6 +67,24 @@ def serve() -> Iterator[Callable[..., Server]]:
     yield start
     for server in started:
         server.__exit__()
+
+
+def _two_pages(
+    conn: socket.socket, page: int, records: list[dict[str, Any]], *, pagination_first: bool = False
+) -> bool:
+    """Answers ``page`` of 4 ``records`` in 2 pages of 2 (with its ``pagination`` block first
+    or last in the body), and 503 for any page past them."""
+    if page > 2:
+        conn.sendall(response(503, b"busy", reason="Service Unavailable"))
+        return True
+    pagination = {"totalResults": 4, "totalPages": 2, "perPage": 2}
+    results = paged(records, 2)(page)
+    if pagination_first:
+        body = {"pagination": pagination, "results": results}
+    else:
+        body = {"results": results, "pagination": pagination}
+    conn.sendall(response(200, body))
+    return True
 
 
 def _load(server: Server | RawServer, **kwargs: Any) -> Any:
@@ -168,13 +187,7 @@ def test_page_1s_bytes_that_foresee_too_many_pages_cost_requests_not_rows(thrive
             guessed.set()
         if page == 2:
             guessed.wait(HOLD)  # the load cannot end before a guessed page is asked
-        if page > 2:
-            conn.sendall(response(503, b"busy", reason="Service Unavailable"))
-            return True
-        pagination = {"totalResults": 4, "totalPages": 2, "perPage": 2}
-        body = {"pagination": pagination, "results": paged(records, 2)(page)}
-        conn.sendall(response(200, body))
-        return True
+        return _two_pages(conn, page, records, pagination_first=True)
 
     server = RawServer(two_pages)
     try:
@@ -212,25 +225,13 @@ def test_no_more_pages_are_parsed_at_once_than_there_are_cores(thrive_env, serve
     # The pool has a thread more per request (a worker parsing lets the next request go);
     # parsing more pages side by side than there are cores only contends for the lock.
     records = [record(i) for i in range(40)]
-    inside, most = [0], [0]
-    lock = threading.Lock()
-    parse_page = pipeline.parse_page
-
-    def parsing(body: Any, **kwargs: Any) -> Any:
-        with lock:
-            inside[0] += 1
-            most[0] = max(most[0], inside[0])
-        time.sleep(0.02)  # long enough for the other workers' pages to come in meanwhile
-        with lock:
-            inside[0] -= 1
-        return parse_page(body, **kwargs)
-
-    monkeypatch.setattr(pipeline, "parse_page", parsing)
+    parsing = AtOnce()
+    monkeypatch.setattr(pipeline, "parse_page", parsing.wrap(pipeline.parse_page, 0.02))
     monkeypatch.setattr(http_client.os, "cpu_count", lambda: 2)
     server = serve(paged(records, 2), totalResults=40, totalPages=20, perPage=2)
     df = _load(server)
     assert df["id"].tolist() == [r["id"] for r in records]
-    assert most[0] == 2
+    assert parsing.most == 2
 
 
 def test_pages_are_joined_into_the_table_while_later_ones_are_fetched(
@@ -341,14 +342,7 @@ def test_a_first_round_page_past_the_end_that_fails_is_not_retried(thrive_env, w
     def two_pages(conn: socket.socket, request: Request) -> bool:
         page = int(request.query["page"])
         first_round(page)
-        if page > 2:
-            conn.sendall(response(503, b"busy", reason="Service Unavailable"))
-        else:
-            pagination = {"totalResults": 4, "totalPages": 2, "perPage": 2}
-            conn.sendall(
-                response(200, {"results": paged(records, 2)(page), "pagination": pagination})
-            )
-        return True
+        return _two_pages(conn, page, records)
 
     server = RawServer(two_pages)
     try:

@@ -469,30 +469,17 @@ def test_no_more_bodies_are_parsed_at_once_than_there_are_cores(
 ) -> None:
     # The pool has a thread more per request (a call parsing lets the next request go); more
     # bodies parsed side by side than there are cores only contend for the lock and memory.
-    import threading
-    import time
-
     from audframe.http import client as http_client
     from audframe.sources.unless import fetch as unless_fetch
 
-    inside, most = [0], [0]
-    lock = threading.Lock()
-    records_of = unless_fetch.records_of
+    from ._at_once import AtOnce
 
-    def parsing(body: Any) -> list[Any]:
-        with lock:
-            inside[0] += 1
-            most[0] = max(most[0], inside[0])
-        time.sleep(0.05)  # long enough for the other calls' bodies to come in meanwhile
-        with lock:
-            inside[0] -= 1
-        return records_of(body)
-
-    monkeypatch.setattr(unless_fetch, "records_of", parsing)
+    parsing = AtOnce()
+    monkeypatch.setattr(unless_fetch, "records_of", parsing.wrap(unless_fetch.records_of, 0.05))
     monkeypatch.setattr(http_client.os, "cpu_count", lambda: 2)
     u = load_unless_audiences(**CREDENTIALS, website_id=["site-a", "site-b"], progress=False)
     assert sorted(u.audiences["rule_id"]) == ["a1", "a2", "a3", "b1"]
-    assert most[0] == 2
+    assert parsing.most == 2
 
 
 def test_several_websites_and_both_states(api: rm.Mocker) -> None:
