@@ -291,6 +291,67 @@ def test_a_401_renews_the_credential_once(transport):
     assert Renewing.renewals == 2  # once per request: a second 401 is the answer
     assert len(fake.requests) == 2
 
+    # The API took this credential before, but a renewal that gives it back is no renewal.
+    client, fake = transport(sequence(ok(), status(401)), auth=auth)
+    client.get("/took", parse=parse_json)
+    with pytest.raises(AuthError):
+        client.get("/things", parse=parse_json)
+    assert Renewing.renewals == 3
+    assert len(fake.requests) == 3
+
+
+class _Rotating(HeaderAuth):
+    """A new bearer at each renewal; ``on_renewal`` runs right after it."""
+
+    def __init__(self, on_renewal: Callable[[], object] = lambda: None) -> None:
+        super().__init__({"Authorization": Secret("Bearer token-0")}, hint="renew it")
+        self.renewals = 0
+        self.on_renewal = on_renewal
+
+    def refresh(self, client: HttpClient, used: Any) -> bool:
+        self.renewals += 1
+        self._headers = {"Authorization": Secret(f"Bearer token-{self.renewals}")}
+        self.on_renewal()
+        return True
+
+
+def test_a_renewed_token_used_up_by_other_requests_before_its_own_is_renewed_again(transport):
+    # token-1, renewed for /mine, serves another request and runs out before /mine goes: the
+    # API took it, so its 401 says it expired, not that the credentials are refused.
+    took = {"token-0": 0, "token-1": 1, "token-2": 1}  # requests each token may still make
+
+    def handle(request: requests.PreparedRequest) -> requests.Response:
+        token = request.headers["Authorization"].removeprefix("Bearer ")
+        if took[token] == 0:
+            return reply(request, 401, {"message": "The access token expired"})
+        took[token] -= 1
+        return reply(request, 200, {"path": request.path_url})
+
+    auth = _Rotating(
+        on_renewal=lambda: auth.renewals == 1 and client.get("/other", parse=parse_json)
+    )
+    client, fake = transport(handle, auth=auth)
+    assert client.get("/mine", parse=parse_json) == {"path": "/v1/mine"}
+    assert auth.renewals == 2
+    sent = [(r.path_url, r.headers["Authorization"]) for r in fake.requests]
+    assert sent == [
+        ("/v1/mine", "Bearer token-0"),
+        ("/v1/other", "Bearer token-1"),
+        ("/v1/mine", "Bearer token-1"),
+        ("/v1/mine", "Bearer token-2"),
+    ]
+
+
+def test_a_token_refused_before_the_api_took_it_is_renewed_once(transport):
+    # Without a request in between, the renewed token is refused fresh: the credentials are.
+    auth = _Rotating()
+    client, fake = transport(sequence(ok(), status(401)), auth=auth)
+    client.get("/took", parse=parse_json)  # token-0 was good once
+    with pytest.raises(AuthError):
+        client.get("/things", parse=parse_json)
+    assert auth.renewals == 1
+    assert len(fake.requests) == 3
+
 
 # ---- Retry-After ---------------------------------------------------------------------------------
 
@@ -542,6 +603,35 @@ def test_a_bearer_token_is_fetched_once_and_sent_only_to_its_host(transport):
     assert api.headers["Authorization"] == "Bearer bearer-abcdef-123"
     assert "Authorization" not in mirror.headers
     assert auth.tokens_fetched == 1
+
+
+def test_a_request_waiting_for_its_turn_sends_the_token_current_when_it_goes(transport):
+    # The third request waits for a slot while the first two hold both past the token's end.
+    # It must renew the token when it goes, not send the one it saw before it waited
+    # (a token near its end, or used up meanwhile, came back 401 after its renewal: CI).
+    issued: list[str] = []
+    refused: list[str] = []
+    started = time.monotonic()
+
+    def handle(request: requests.PreparedRequest) -> requests.Response:
+        if request.url.endswith("/token"):
+            issued.append(f"bearer-{len(issued)}-abcdef")
+            return reply(request, 200, {"access_token": issued[-1], "expires_in": 0.3})
+        if request.headers["Authorization"] != f"Bearer {issued[-1]}" or (
+            len(issued) == 1 and time.monotonic() - started > 0.3
+        ):
+            refused.append(request.path_url)
+            return reply(request, 401, {"message": "The access token expired"})
+        if request.path_url.endswith("/first"):
+            time.sleep(0.4)  # the token's 0.3 s run out while the third request waits
+        return reply(request, 200, {"ok": True})
+
+    auth = OAuth2ClientCredentials(f"{API}/token", "cid", Secret(SECRET), scope="r", hint="")
+    client, _ = transport(handle, auth=auth, max_workers=2)
+    paths = ["/a/first", "/b/first", "/third"]
+    assert client.map(lambda path: client.get(path, parse=parse_json), paths) == [{"ok": True}] * 3
+    assert refused == []
+    assert auth.tokens_fetched == 2
 
 
 # ---- map -----------------------------------------------------------------------------------------

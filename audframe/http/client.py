@@ -16,7 +16,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar, copy_context
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -31,6 +31,7 @@ from ..errors import ApiError, AuthError, InputError, ResponseError, vendor_mess
 from .auth import Auth, Headers
 from .deadline import DeadlineAdapter
 from .retry import RETRY_STATUSES, Retry
+from .secrets import Secret
 from .transport import MAX_BODY_BYTES, Call, Failure, Response, Transport
 from .urls import check_url
 
@@ -42,6 +43,8 @@ log.addFilter(PrintableFilter())
 
 T = TypeVar("T")
 A = TypeVar("A")
+# One credential (its headers), as a set member: which the API took, which it refused.
+_Key = frozenset[tuple[str, "str | Secret"]]
 
 
 class Stopper:
@@ -129,13 +132,16 @@ class HttpClient:
             shorten=self._shorten,
             waiting=self._waiting,
         )
-        # Requests in flight at once: a call parsing its body holds none.
+        # Requests in flight at once: a call parsing its body holds none. A token request
+        # takes none: it is made for a request that holds one or has just given one back.
         self._slots = threading.BoundedSemaphore(self.max_workers)
         #: Bodies parsed at once, at most one a core: a caller's ``parse`` takes one while it
         #: parses (not while it waits on anything else). The pool has a thread more per
         #: request; more parsing side by side would only contend for the interpreter's lock
         #: and hold more memory.
         self.parsing = threading.BoundedSemaphore(min(self.max_workers, os.cpu_count() or 1))
+        # The credentials the API has answered 2xx to (a token each renewal; a few a day).
+        self._accepted: set[_Key] = set()
         # Set when a map() fails or is interrupted: its other calls stop at their next wait.
         self._stopped = threading.Event()
         stopper = STOPPER.get()
@@ -212,12 +218,16 @@ class HttpClient:
         if context:
             endpoint += f" ({context})"
         label = label or context or urlsplit(url).path
-        refreshed = troubled = False
+        refused: set[_Key] = set()
+        troubled = False
         attempt = 0
         while True:
             self._check_stopped(endpoint)
-            sent = {**(headers or {}), **(self.auth.headers(self) if auth else {})}
-            with self._slots:
+            # The credential is taken once the request has its slot, not before it waits for
+            # one: a token renewed meanwhile is the one sent, and one near its end is not.
+            with self._slots if auth else nullcontext():
+                credential = self.auth.headers(self) if auth else {}
+                sent = {**(headers or {}), **credential}
                 outcome = self.transport.attempt(
                     Call(method, url, query, sent, data, endpoint, label)
                 )
@@ -225,14 +235,20 @@ class HttpClient:
                 raise outcome
             if isinstance(outcome, Failure):
                 failure = outcome
-            elif outcome.status == 401 and auth and not refreshed and self.auth.refresh(self, sent):
-                refreshed = True
+            elif (
+                outcome.status == 401
+                and auth
+                and self._renewable(credential, refused)
+                and self.auth.refresh(self, sent)
+            ):
                 continue
             elif outcome.status in RETRY_STATUSES:
                 failure = Failure(f"HTTP {outcome.status}")
             elif outcome.status >= 400 or outcome.status < 200:
                 raise self._error(endpoint, outcome, hint)
             else:
+                if credential:
+                    self._accepted.add(_key(credential))
                 try:
                     result = parse(outcome.body)
                 except ValueError as exc:
@@ -256,6 +272,19 @@ class HttpClient:
             troubled = True
             _sleep(wait, self._stopped)
             attempt += 1
+
+    def _renewable(self, credential: Headers, refused: set[_Key]) -> bool:
+        """After a 401 on ``credential``: whether to renew it and try again.
+
+        A request renews once: a fresh credential refused is refused. One the API took before
+        has expired since (other requests used it up), so it is renewed again; but no request
+        is refused the same credential twice.
+        """
+        key = _key(credential)
+        if key in refused or (refused and key not in self._accepted):
+            return False
+        refused.add(key)
+        return True
 
     def map(self, fn: Callable[[A], T], items: Iterable[A]) -> list[T]:
         """``[fn(item) for item in items]``, up to ``max_workers`` requests at once (see
@@ -434,6 +463,10 @@ def _new_session(max_workers: int) -> requests.Session:
     session.headers["User-Agent"] = f"audframe/{__version__} (+requests)"
     session.headers["Accept"] = "application/json"
     return session
+
+
+def _key(credential: Headers) -> _Key:
+    return frozenset(credential.items())
 
 
 def _param(value: Any) -> str:
