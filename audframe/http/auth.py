@@ -70,7 +70,8 @@ class OAuth2ClientCredentials:
     The token request is a form POST ``grant_type=client_credentials&scope=...`` with the client
     id and secret in HTTP Basic (``credentials_in_body=False``, the default) or in the form.
     Several threads may ask at once: one fetches, the others wait for its token. A 401 on a
-    request renews the token once, in case the server expired it early.
+    request renews the token, in case the server expired it early: once a request, or again
+    where the API had taken the token refused (``HttpClient``'s rule).
 
     Args:
         token_url: the token endpoint.
