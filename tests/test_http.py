@@ -342,6 +342,23 @@ def test_a_renewed_token_used_up_by_other_requests_before_its_own_is_renewed_aga
     ]
 
 
+def test_a_request_refused_whatever_token_it_sends_renews_three_times_at_most(transport):
+    # Each renewed token serves another request, so each 401 on /mine is on a token the API
+    # took: still, /mine gives up after three renewals instead of asking for tokens forever.
+    def handle(request: requests.PreparedRequest) -> requests.Response:
+        if request.path_url.endswith("/mine"):
+            return reply(request, 401, {"message": "Not for you"})
+        return reply(request, 200, {"ok": True})
+
+    auth = _Rotating(on_renewal=lambda: client.get("/other", parse=parse_json))
+    client, fake = transport(handle, auth=auth)
+    client.get("/other", parse=parse_json)
+    with pytest.raises(AuthError, match="Not for you"):
+        client.get("/mine", parse=parse_json)
+    assert auth.renewals == 3
+    assert [r.path_url for r in fake.requests].count("/v1/mine") == 4
+
+
 def test_a_token_refused_before_the_api_took_it_is_renewed_once(transport):
     # Without a request in between, the renewed token is refused fresh: the credentials are.
     auth = _Rotating()

@@ -43,6 +43,7 @@ log.addFilter(PrintableFilter())
 
 T = TypeVar("T")
 A = TypeVar("A")
+_RENEWALS = 3  # renewals of the credential one request may make after 401s
 # One credential (its headers), as a set member: which the API took, which it refused.
 _Key = frozenset[tuple[str, "str | Secret"]]
 
@@ -278,10 +279,11 @@ class HttpClient:
 
         A request renews once: a fresh credential refused is refused. One the API took before
         has expired since (other requests used it up), so it is renewed again; but no request
-        is refused the same credential twice.
+        is refused the same credential twice, nor renews more than :data:`_RENEWALS` times (a
+        server refusing one request while it takes the others' tokens gets no storm of them).
         """
         key = _key(credential)
-        if key in refused or (refused and key not in self._accepted):
+        if key in refused or len(refused) >= _RENEWALS or (refused and key not in self._accepted):
             return False
         refused.add(key)
         return True
