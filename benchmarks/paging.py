@@ -17,7 +17,9 @@ rounds at 8 workers, where page 1 alone first makes 4.
 The sandbox serves from a process of its own, as a real API does: in the measured process its
 threads would take the interpreter's lock from the loader's. A plain thread pool fetching the
 same pages' bytes (``requests``, nothing parsed) is timed in the same rounds, so the table also
-shows what part of the distance to the bound is the machine's rather than audframe's.
+shows what part of the distance to the bound is the machine's rather than audframe's. So is one
+on ``urllib3`` alone (what ``requests`` sends through): the part of that distance that is
+``requests``' own work per request, which audframe pays too.
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ from __future__ import annotations
 import math
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
+
+import urllib3
 
 import audframe
 
@@ -56,6 +62,23 @@ with Sandbox(latency_ms=float(sys.argv[1]), faults="none") as sb:
 """
 
 
+def urllib3_pages(settings: dict[str, Any], per_page: int, workers: int, pages: int) -> None:
+    """:func:`_harness.plain_pages` on ``urllib3`` alone: fresh connections, as there."""
+    url = settings["base_url"] + "/audiences"
+    headers = urllib3.make_headers(basic_auth=f"{settings['tenant_id']}:{settings['api_secret']}")
+    with urllib3.PoolManager(maxsize=workers) as http, ThreadPoolExecutor(workers) as pool:
+
+        def get(page: int) -> bytes:
+            answer = http.request(
+                "GET", f"{url}?page={page}&perPage={per_page}", headers=headers, timeout=60
+            )
+            if answer.status != 200:
+                raise RuntimeError(f"page {page}: HTTP {answer.status}")
+            return answer.data
+
+        list(pool.map(get, range(1, pages + 1)))
+
+
 def run(
     latency_ms: float, per_page: int, workers: list[int], repeat: int
 ) -> dict[int, tuple[float, float]]:
@@ -63,6 +86,7 @@ def run(
     latency_s = latency_ms / 1000
     best = dict.fromkeys(workers, math.inf)
     plain = dict.fromkeys(workers, math.inf)
+    bare = dict.fromkeys(workers, math.inf)
     rows: dict[int, int] = {}
     with serving(_SERVE, str(latency_ms)) as kwargs:
         print(
@@ -81,6 +105,9 @@ def run(
                 started = time.perf_counter()
                 plain_pages(kwargs, per_page, w, pages)
                 plain[w] = min(plain[w], time.perf_counter() - started)
+                started = time.perf_counter()
+                urllib3_pages(kwargs, per_page, w, pages)
+                bare[w] = min(bare[w], time.perf_counter() - started)
     ratios: dict[int, tuple[float, float]] = {}
     lines = []
     for w in workers:
@@ -98,11 +125,13 @@ def run(
                 *against(ratios[w][1], TODAY_GOAL),
                 f"{plain[w]:.3f}",
                 f"{plain[w] / full:.2f}",
+                f"{bare[w]:.3f}",
+                f"{bare[w] / full:.2f}",
             ]
         )
     headers = ["workers", "pages", "seconds", "L x ceil(P/w)", "ratio", "goal", "met"]
     headers += ["L x (1 + ceil((P-1)/w))", "ratio", "goal (issue 4)", "met"]
-    headers += ["plain pool, bytes only", "its ratio"]
+    headers += ["plain pool, bytes only", "its ratio", "urllib3 pool", "its ratio"]
     print(table(headers, lines))
     return ratios
 
