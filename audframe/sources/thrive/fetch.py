@@ -201,11 +201,14 @@ def load_thrive_audiences(
         joined = fetch_pages(client, per_page, api_controlled, extra, progress, max_pages)
 
     df = joined.frame()
-    duplicated = df["id"].duplicated() & df["id"].notna()
     duplicate_ids: list[str] = []
-    if duplicated.any():  # rare: the selection below costs a millisecond even when empty
-        duplicate_ids = sorted(set(df.loc[duplicated, "id"]))
-        df = df.loc[~duplicated].reset_index(drop=True)
+    # Rare: a repeated id, or two records without one. Asking whether any id repeats costs
+    # 0.14 ms at 2,833 rows and 31 ms at 221k; finding which, 0.48 and 44 ms.
+    if not df["id"].is_unique:
+        duplicated = df["id"].duplicated() & df["id"].notna()
+        if duplicated.any():
+            duplicate_ids = sorted(set(df.loc[duplicated, "id"]))
+            df = df.loc[~duplicated].reset_index(drop=True)
     assert joined.first is not None
     total = total_results(joined.first)
     df.attrs.update(
