@@ -20,7 +20,7 @@ import pytest
 import audframe as af
 from audframe.http import client as http_client
 from audframe.sources.thrive import pipeline
-from audframe.sources.thrive.paging import foreseen_pages
+from audframe.sources.thrive.paging import Pager, foreseen_pages
 
 from ._at_once import AtOnce
 from ._servers import Request, response
@@ -107,7 +107,8 @@ def test_pages_1_to_max_workers_are_asked_before_page_1_is_answered(thrive_env, 
 
     server = serve(rows, totalResults=20, totalPages=10, perPage=2)
     df = _load(server)
-    assert before_page_1 == [1, 2, 3, 4]
+    # (Pages 2-4's bytes say how many pages there are: the next round may be asked too.)
+    assert before_page_1[:4] == [1, 2, 3, 4]
     assert df["id"].tolist() == [r["id"] for r in records]
     assert sorted(server.pages()) == list(range(1, 11))
 
@@ -173,6 +174,30 @@ def test_the_next_pages_go_once_page_1s_bytes_are_in_before_it_is_parsed(
     assert sorted(server.pages()) == list(range(1, 11))
 
 
+def test_the_next_pages_go_once_any_first_page_is_in_though_page_1_is_late(thrive_env, serve):
+    # Page 1 answers last of its round: the next round goes on the first bytes that are in
+    # (every page says totalPages), not on page 1's, as a plain pool's would.
+    records = [record(i) for i in range(20)]
+    second_round = {n: threading.Event() for n in range(WORKERS + 1, 2 * WORKERS + 1)}
+    asked_before_page_1: list[int] = []
+
+    def rows(page: int) -> list[dict[str, Any]]:
+        if page == 1:
+            deadline = time.monotonic() + HOLD
+            for event in second_round.values():
+                event.wait(max(0.0, deadline - time.monotonic()))
+            asked_before_page_1.extend(n for n, e in second_round.items() if e.is_set())
+        if page in second_round:
+            second_round[page].set()
+        return paged(records, 2)(page)
+
+    server = serve(rows, totalResults=20, totalPages=10, perPage=2)
+    df = _load(server)
+    assert asked_before_page_1 == list(second_round)
+    assert df["id"].tolist() == [r["id"] for r in records]
+    assert sorted(server.pages()) == list(range(1, 11))
+
+
 def test_page_1s_bytes_that_foresee_too_many_pages_cost_requests_not_rows(thrive_env, waits):
     # The bytes are looked at, not parsed: a record's own "pagination" key, last in page 1,
     # foresees 9 pages where the body's own block (first) says 2. The pages sent on that
@@ -219,6 +244,20 @@ def test_page_1s_bytes_that_foresee_too_many_pages_cost_requests_not_rows(thrive
 )
 def test_the_pages_page_1s_bytes_foresee(body, pages):
     assert foreseen_pages(body) == pages
+
+
+def test_the_first_body_that_says_foresees_and_page_1s_ends_the_wait():
+    says = b'{"results":[],"pagination":{"totalPages":%d}}'
+    pager = Pager("GET /audiences", 2, 100)
+    pager.foresee(b"<html>busy</html>", first=False)  # page 3's says nothing: wait on
+    pager.foresee(says % 7, first=False)  # page 2's says 7
+    pager.foresee(says % 9, first=True)  # page 1's, later: the guess is made
+    assert pager.await_foreseen() == 7
+
+    pager = Pager("GET /audiences", 2, 100)
+    pager.foresee(b"<html>busy</html>", first=True)  # page 1's says nothing: no guess
+    pager.foresee(says % 7, first=False)
+    assert pager.await_foreseen() is None
 
 
 def test_no_more_pages_are_parsed_at_once_than_there_are_cores(thrive_env, serve, monkeypatch):

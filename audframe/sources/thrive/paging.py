@@ -43,7 +43,7 @@ class Pager:
         self._lock = threading.Lock()
         self.first: Page | None = None
         self._first_read = threading.Event()
-        self.foreseen: int | None = None  # totalPages as page 1's bytes say, before the parse
+        self.foreseen: int | None = None  # totalPages as a first page's bytes say, unparsed
         self._foreseen = threading.Event()
 
     def check(self, number: int, page: Page) -> Page:
@@ -81,15 +81,23 @@ class Pager:
         self._first_read.set()
         self._foreseen.set()
 
-    def foresee(self, body: bytes) -> None:
-        """Page 1's body is in: what its bytes say of ``totalPages``, before it is parsed."""
-        if not self._foreseen.is_set():
-            self.foreseen = foreseen_pages(body)
-            self._foreseen.set()
+    def foresee(self, body: bytes, *, first: bool) -> None:
+        """A body of the first round is in (page 1's if ``first``): what its bytes say of
+        ``totalPages``, before it is parsed. Each page's body says it, and the first to answer
+        is not always page 1: the first body that says wins, and page 1's ends the wait."""
+        if self._foreseen.is_set():
+            return
+        pages = foreseen_pages(body)
+        if pages is None and not first:
+            return
+        with self._lock:
+            if not self._foreseen.is_set():
+                self.foreseen = pages
+                self._foreseen.set()
 
     def await_foreseen(self) -> int | None:
-        """``totalPages`` as page 1's bytes say, once they are in (None: they do not say, or
-        page 1 is through without them)."""
+        """``totalPages`` as the first round's first bytes in say (None: page 1's do not
+        say, or it is through without them and no other page said)."""
         self._foreseen.wait()
         return self.foreseen
 

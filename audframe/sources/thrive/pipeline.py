@@ -36,9 +36,10 @@ def fetch_pages(
     """Pages 1 to ``max_workers`` at once, then on to ``totalPages``, then on while the server
     says there is more; joined into the table a batch at a time while the next are fetched.
 
-    The pages after the first round are sent as soon as page 1's bytes say how many there are
-    (:func:`~.paging.foreseen_pages`), while page 1 and the rest of its round are parsed: only
-    a guess, checked like the first round's once page 1 is through.
+    The pages after the first round are sent as soon as the first round's first bytes in say
+    how many there are (:func:`~.paging.foreseen_pages`: each page carries ``totalPages``),
+    while the round is parsed: only a guess, checked like the first round's once page 1 is
+    through.
 
     Each worker parses and checks the page it fetched (:meth:`Pager.check`), so its body
     never leaves it and a page that contradicts page 1 is retried like a 5xx; one that still
@@ -52,8 +53,8 @@ def fetch_pages(
         params = {"page": number, "perPage": per_page, "apiControlled": api_controlled}
 
         def parse(body: bytes) -> Page:
-            if number == 1:
-                pager.foresee(body)
+            if number == 1 or beside_first:
+                pager.foresee(body, first=number == 1)
 
             def read() -> Page:
                 with client.parsing:
@@ -97,8 +98,8 @@ def fetch_pages(
         futures = {1: submit(fetch_first)}
         for number in range(2, round_end + 1):
             futures[number] = submit(fetch, number, beside_first=True)
-        # The next pages go as soon as page 1's bytes say how many there are, while it is
-        # parsed; checked, like the first round's, once page 1 is through.
+        # The next pages go as soon as a first page's bytes say how many there are, while
+        # they are parsed; checked, like the first round's, once page 1 is through.
         foreseen = pager.await_foreseen() or 0
         foreseen = foreseen if foreseen <= max_pages else 0  # page 1 will fail: send no more
         for number in range(round_end + 1, foreseen + 1):
