@@ -101,7 +101,8 @@ def fetch_pages(
         # The next pages go as soon as a first page's bytes say how many there are, while
         # they are parsed; checked, like the first round's, once page 1 is through.
         foreseen = pager.await_foreseen() or 0
-        foreseen = foreseen if foreseen <= max_pages else 0  # page 1 will fail: send no more
+        # Past max_pages: the load fails if page 1 says so too (checked); send no more.
+        foreseen = foreseen if foreseen <= max_pages else 0
         for number in range(round_end + 1, foreseen + 1):
             futures[number] = submit(fetch, number, beside_first=True)
         first = futures.pop(1).result()
