@@ -49,6 +49,24 @@ class FirstRound:
                 event.wait(HOLD)
 
 
+class SecondRound:
+    """Pages ``WORKERS + 1`` to ``2 * WORKERS``, each marked when the server is asked for it."""
+
+    def __init__(self) -> None:
+        self.asked = {n: threading.Event() for n in range(WORKERS + 1, 2 * WORKERS + 1)}
+
+    def ask(self, page: int) -> None:
+        if page in self.asked:
+            self.asked[page].set()
+
+    def awaited(self) -> list[int]:
+        """The pages asked once all are, or once :data:`HOLD` has passed."""
+        deadline = time.monotonic() + HOLD
+        for event in self.asked.values():
+            event.wait(max(0.0, deadline - time.monotonic()))
+        return [n for n, event in self.asked.items() if event.is_set()]
+
+
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Server]]:
     started: list[Server] = []
@@ -150,26 +168,23 @@ def test_the_next_pages_go_once_page_1s_bytes_are_in_before_it_is_parsed(
     # They used to wait for page 1's parse (which says how many pages there are), and for a
     # worker to finish parsing its own page: at 8 workers and 50 ms, a round lost 16-26 ms.
     records = [record(i) for i in range(20)]
-    second_round = {n: threading.Event() for n in range(WORKERS + 1, 2 * WORKERS + 1)}
+    second_round = SecondRound()
     seen_while_page_1_parsed: list[int] = []
     parse_page = pipeline.parse_page
 
     def parsing(body: Any, **kwargs: Any) -> Any:
         if records[0]["id"].encode() in body:  # page 1: parsed only once the next are asked
-            for event in second_round.values():
-                event.wait(HOLD)
-            seen_while_page_1_parsed.extend(n for n, e in second_round.items() if e.is_set())
+            seen_while_page_1_parsed.extend(second_round.awaited())
         return parse_page(body, **kwargs)
 
     def rows(page: int) -> list[dict[str, Any]]:
-        if page in second_round:
-            second_round[page].set()
+        second_round.ask(page)
         return paged(records, 2)(page)
 
     monkeypatch.setattr(pipeline, "parse_page", parsing)
     server = serve(rows, totalResults=20, totalPages=10, perPage=2)
     df = _load(server)
-    assert seen_while_page_1_parsed == list(second_round)
+    assert seen_while_page_1_parsed == list(second_round.asked)
     assert df["id"].tolist() == [r["id"] for r in records]
     assert sorted(server.pages()) == list(range(1, 11))
 
@@ -178,22 +193,18 @@ def test_the_next_pages_go_once_any_first_page_is_in_though_page_1_is_late(thriv
     # Page 1 answers last of its round: the next round goes on the first bytes that are in
     # (every page says totalPages), not on page 1's, as a plain pool's would.
     records = [record(i) for i in range(20)]
-    second_round = {n: threading.Event() for n in range(WORKERS + 1, 2 * WORKERS + 1)}
+    second_round = SecondRound()
     asked_before_page_1: list[int] = []
 
     def rows(page: int) -> list[dict[str, Any]]:
         if page == 1:
-            deadline = time.monotonic() + HOLD
-            for event in second_round.values():
-                event.wait(max(0.0, deadline - time.monotonic()))
-            asked_before_page_1.extend(n for n, e in second_round.items() if e.is_set())
-        if page in second_round:
-            second_round[page].set()
+            asked_before_page_1.extend(second_round.awaited())
+        second_round.ask(page)
         return paged(records, 2)(page)
 
     server = serve(rows, totalResults=20, totalPages=10, perPage=2)
     df = _load(server)
-    assert asked_before_page_1 == list(second_round)
+    assert asked_before_page_1 == list(second_round.asked)
     assert df["id"].tolist() == [r["id"] for r in records]
     assert sorted(server.pages()) == list(range(1, 11))
 
