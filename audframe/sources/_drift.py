@@ -89,6 +89,7 @@ MAX_INFER_DEPTH = 512
 _NOT_MARKS = bytes(b for b in range(256) if b not in b'"[]{}\\u')
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 _PROBE_BYTES = 1 << 16  # where a body is looked at for escaped quotes before it is measured
+_PAST_THE_END = 1 << 62  # a slice start past any text's end: a replacement there appends
 
 
 @dataclass
@@ -344,10 +345,17 @@ def plain_texts(values: pa.Array, key: str) -> pa.Array | None:
         data = values.buffers()[2]  # every value's bytes, end to end (a slice's neighbours too)
         if data is not None and _ESCAPES.search(memoryview(data)):
             return None
-        return pc.binary_join_element_wise(opening + '"', values, '"}', "")
+        return _wrapped(values, opening + '"', '"}')
     if pa.types.is_boolean(t) or pa.types.is_int64(t):
-        return pc.binary_join_element_wise(opening, pc.cast(values, pa.string()), "}", "")
+        return _wrapped(pc.cast(values, pa.string()), opening, "}")
     return None
+
+
+def _wrapped(texts: pa.Array, before: str, after: str) -> pa.Array:
+    """``before + text + after`` for each text (null stays null): two slice replacements, an
+    insert at each end, take a third of ``binary_join_element_wise``'s time."""
+    start = pc.binary_replace_slice(texts, 0, 0, before)
+    return pc.binary_replace_slice(start, _PAST_THE_END, _PAST_THE_END, after)
 
 
 def texts_at(
