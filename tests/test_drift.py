@@ -244,6 +244,32 @@ def test_unless_unknown_key_sometimes_null_takes_the_exact_path():
     assert json.loads(normalize_unless(wire).audiences["extra"][1]) == {"x": None}
 
 
+@pytest.mark.parametrize("where", ["variant", "another-object", "as-a-value"])
+def test_unless_key_on_every_record_written_null_elsewhere_keeps_the_null(where):
+    # Every record holds "x", so the body is not counted for it; but an "x": null elsewhere
+    # (Arrow reads it as absent) must still reach the tables as the exact path keeps it.
+    records = [{**_unless_record(i), "x": i} for i in range(4)]
+    if where == "variant":
+        records[2]["variants"] = [{"id": "v", "name": "V", "weight": 1.0, "x": None}]
+    elif where == "another-object":
+        records[2]["meta"] = {"x": None, "y": 1}
+    else:
+        records[2]["name"] = "x"  # the key's text as a value: not a key at all
+    wire = orjson.dumps({"audiences": records})
+    for name, table in normalize_unless(records).tables().items():
+        pd.testing.assert_frame_equal(normalize_unless(wire).tables()[name], table, obj=name)
+
+
+def test_unless_key_on_every_record_is_not_counted_in_the_body(monkeypatch):
+    def counted(*args: Any, **kwargs: Any) -> int:
+        raise AssertionError("counted")
+
+    monkeypatch.setattr(unless_arrow, "count", counted)
+    records = [{**_unless_record(i), "x": f"web {i}"} for i in range(4)]
+    records[1] = None  # a null record holds no key, and is no reason to count
+    assert from_arrow(orjson.dumps({"audiences": records})) is not None
+
+
 _SUBPROCESS_DEEP = """
 import sys
 import audframe as af

@@ -12,6 +12,7 @@ rules of the pieces already read.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
@@ -168,15 +169,24 @@ def _extras(
     extras: dict[int, dict[str, Any]] = {}
     aliases = drifted.aliases
     names = [name for name in fields if name not in KNOWN]
+    declared = _key_names(drifted.table.schema)
+    records = pc.sum(objects).as_py() or 0
     for name in names:
         values = _one(fields.pop(name))
         key = aliases.get(name, name)
         if key == "rule":
             return None  # a rule that is not text: the exact path parses its JSON text
         written = len(values) - values.null_count
-        if name not in aliases and count(drifted.body, _quoted(name), expected=written) != written:
-            # The exact path keeps an unknown key's null too, where Arrow reads it as absent:
-            # every time the key is written, it must hold a value Arrow read.
+        # The exact path keeps an unknown key's null too, where Arrow reads it as absent: every
+        # time the key is written, it must hold a value Arrow read. Where every record holds
+        # one and no other object has a key of that name, it does: Arrow refuses a key written
+        # twice in one object, and the body need not be counted.
+        surely = written == records and declared[name] == 1
+        if (
+            name not in aliases
+            and not surely
+            and count(drifted.body, _quoted(name), expected=written) != written
+        ):
             return None
         if len(names) == 1 and name not in aliases and pc.all(objects).as_py():
             text = plain_texts(values, key)
@@ -188,6 +198,20 @@ def _extras(
         for i, value in found.items():
             extras.setdefault(i, {})[key] = value
     return extras, None
+
+
+def _key_names(schema: pa.Schema) -> Counter[str]:
+    """How many objects, at any depth of ``schema``, declare a key of each name."""
+    names: Counter[str] = Counter()
+    todo = [field.type for field in schema]
+    while todo:
+        t = todo.pop()
+        if pa.types.is_struct(t):
+            names.update(t.names)
+            todo += [field.type for field in t]
+        elif pa.types.is_list(t) or pa.types.is_large_list(t):
+            todo.append(t.value_type)
+    return names
 
 
 def _first(body: bytes, size: int) -> bytes | None:
