@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import audframe as af
 from audframe.http import client as http_client
 from audframe.sources.thrive import pipeline
-from audframe.sources.thrive.paging import Pager, foreseen_pages
+from audframe.sources.thrive.paging import Pager, _fingerprint, foreseen_pages
 
 from ._at_once import AtOnce
 from ._servers import Request, response
@@ -402,3 +403,12 @@ def test_a_first_round_page_past_the_end_that_fails_is_not_retried(thrive_env, w
     assert df["id"].tolist() == [r["id"] for r in records]
     assert sorted(int(r.query["page"]) for r in server.requests) == [1, 2, 3, 4]
     assert waits == []
+
+
+def test_a_pages_ids_fingerprint_is_the_same_whatever_their_offsets_width_or_slice():
+    ids = ["63f8c5361b9c80d3274be7ca", "673db100e5c0503ac23b0e2b"]
+    sliced = pa.array(["x", *ids, "y"]).slice(1, 2)
+    same = {_fingerprint(pa.array(ids)), _fingerprint(pa.array(ids, pa.large_string()))}
+    assert same == {_fingerprint(sliced)}
+    # Where one id ends counts, not only the bytes end to end.
+    assert _fingerprint(pa.array(["ab", "c"])) != _fingerprint(pa.array(["a", "bc"]))

@@ -184,7 +184,9 @@ class Pager:
     def _check_repeat(self, number: int, page: Page) -> None:
         """A page with the same ids as another is a server that ignores ``page``."""
         ids = page.columns["id"]
-        ids = (ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids).drop_null()
+        ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+        if ids.null_count:
+            ids = ids.drop_null()
         if not len(ids):
             return
         key = (_fingerprint(ids), len(ids))
@@ -204,11 +206,12 @@ class Pager:
 def _fingerprint(ids: pa.Array) -> bytes:
     """A digest of a string array's values, in order, from its buffers (no Python string each:
     a page's ids as a tuple cost a tenth of a fast load's time under the interpreter's lock)."""
-    ids = ids.cast(pa.large_string())  # one offset width, whichever the array came with
     _, offsets_buffer, data = ids.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[ids.offset :][: len(ids) + 1]
+    width = np.int64 if pa.types.is_large_string(ids.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=width)[ids.offset :][: len(ids) + 1]
     digest = hashlib.blake2b(digest_size=16)
-    digest.update((offsets - offsets[0]).tobytes())
+    # As int64 whichever width the array came with: the same ids give the same digest.
+    digest.update((offsets - offsets[0]).astype(np.int64).tobytes())
     if data is not None:
         digest.update(memoryview(data)[offsets[0] : offsets[-1]])
     return digest.digest()
