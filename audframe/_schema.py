@@ -96,12 +96,22 @@ class Table:
         ``extra`` adds more columns after the declared ones (``extra_columns=`` results), their
         types inferred by Arrow; values Arrow cannot type alike become JSON text.
         """
+        return arrow_to_pandas(self.table(columns, extra=extra))
+
+    def table(
+        self,
+        columns: Mapping[str, Sequence[Any] | pa.Array | pa.ChunkedArray],
+        *,
+        extra: Mapping[str, Sequence[Any]] | None = None,
+    ) -> pa.Table:
+        """:meth:`frame`'s Arrow table, before pandas: tables of one schema, concatenated
+        (``pa.concat_tables``), become one DataFrame by :func:`arrow_to_pandas`."""
         arrays = [_array(columns[c.name], _FRAME_TYPES[c.kind]) for c in self.columns]
         table = pa.Table.from_arrays(arrays, schema=self._frame_schema())
         if extra:
             for name, values in extra.items():
                 table = table.append_column(name, _inferred_array(values))
-        return arrow_to_pandas(table)
+        return table
 
     def empty(self) -> pd.DataFrame:
         return self.frame({c.name: [] for c in self.columns})

@@ -292,18 +292,18 @@ def test_pages_are_joined_into_the_table_while_later_ones_are_fetched(
     records = [record(i) for i in range(20)]
     joined = threading.Event()
     last_page_saw_a_join: list[bool] = []
-    frame = pipeline.frame
+    table = pipeline.table
 
     def joining(*args: Any, **kwargs: Any) -> Any:
         joined.set()
-        return frame(*args, **kwargs)
+        return table(*args, **kwargs)
 
     def rows(page: int) -> list[dict[str, Any]]:
         if page == 10:
             last_page_saw_a_join.append(joined.wait(HOLD))
         return paged(records, 2)(page)
 
-    monkeypatch.setattr(pipeline, "frame", joining)
+    monkeypatch.setattr(pipeline, "table", joining)
     monkeypatch.setattr(pipeline, "BATCH_ROWS", 4)  # two pages a batch
     server = serve(rows, totalResults=20, totalPages=10, perPage=2)
     df = _load(server)
@@ -318,19 +318,20 @@ def test_freed_memory_goes_back_before_the_batches_are_joined(
     thrive_env, serve, monkeypatch, batches
 ):
     # Arrow's pool keeps what each worker thread freed: at 221k records and 4 workers the
-    # load's peak (the batches' concatenation) was 2.5x the bytes with it kept, 2.0x without.
+    # load's peak (the batches made one DataFrame) was 2.5x the bytes with it kept, 2.0x without.
     records = [record(i) for i in range(20)]
     events: list[str] = []
-    concat = pd.concat
+    convert = pipeline.arrow_to_pandas
     monkeypatch.setattr(pipeline, "release_memory", lambda: events.append("release"))
     monkeypatch.setattr(
-        pipeline.pd, "concat", lambda *a, **k: events.append("concat") or concat(*a, **k)
+        pipeline, "arrow_to_pandas", lambda t: events.append(f"convert {t.num_rows}") or convert(t)
     )
     monkeypatch.setattr(pipeline, "BATCH_ROWS", 20 // batches)
     server = serve(paged(records, 2), totalResults=20, totalPages=10, perPage=2)
     df = _load(server)
     assert df["id"].tolist() == [r["id"] for r in records]
-    assert events == ([] if batches == 1 else ["release", "concat"])
+    # Converted to pandas once, every batch at once.
+    assert events == (["convert 20"] if batches == 1 else ["release", "convert 20"])
 
 
 def test_a_first_round_page_past_the_end_is_checked_only_if_it_is_read(thrive_env, serve):

@@ -3,8 +3,9 @@
 Three stages that never mix: :func:`load_thrive_audiences` fetches the pages (checked by
 :class:`~.paging.Pager`), :func:`~.normalize.parse_page` turns each page body into typed
 columns in the worker that fetched it (the same function :func:`~.normalize.normalize_thrive`
-uses), and :func:`~.normalize.frame` makes them the table's DataFrame, a batch of pages at a
-time while later pages are fetched (:class:`~.pipeline.Joined`).
+uses), and :func:`~.normalize.table` joins them into the table's columns, a batch of pages at a
+time while later pages are fetched, which become its DataFrame at the end
+(:class:`~.pipeline.Joined`).
 """
 
 from __future__ import annotations

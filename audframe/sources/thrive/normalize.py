@@ -79,6 +79,20 @@ def parse_page(body: Any, *, keep_raw: bool = False) -> Page:
 
 def frame(pages: Sequence[Page], extra_columns: ExtraColumns | None) -> pd.DataFrame:
     """The pages' columns joined, ``structure_id`` and ``extra`` derived, as a DataFrame."""
+    more = None
+    if extra_columns is not None:
+        raw = [record for p in pages for record in (p.raw or [])]
+        more = extra_columns.evaluate(raw)
+    return AUDIENCES.frame(_columns(pages), extra=more)
+
+
+def table(pages: Sequence[Page]) -> pa.Table:
+    """:func:`frame`'s Arrow table, without ``extra_columns``: a batch of a load's pages."""
+    return AUDIENCES.table(_columns(pages))
+
+
+def _columns(pages: Sequence[Page]) -> dict[str, pa.Array]:
+    """The pages' columns joined, ``structure_id`` and ``extra`` derived."""
     columns = {
         col: _concat([p.columns[col] for p in pages]) if len(pages) > 1 else array
         for col, array in pages[0].columns.items()
@@ -93,11 +107,7 @@ def frame(pages: Sequence[Page], extra_columns: ExtraColumns | None) -> pd.DataF
         pc.if_else(pc.equal(category, "audience"), parent_id, pc.coalesce(parent_id, own_id)),
     )
     columns["extra"] = _concat([_extra_texts(p.extra, at) for p, at in _starts(pages)])
-    more = None
-    if extra_columns is not None:
-        raw = [record for p in pages for record in (p.raw or [])]
-        more = extra_columns.evaluate(raw)
-    return AUDIENCES.frame(columns, extra=more)
+    return columns
 
 
 def _concat(arrays: list[pa.Array | pa.ChunkedArray]) -> pa.Array:

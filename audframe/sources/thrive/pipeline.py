@@ -2,19 +2,21 @@
 
 :func:`fetch_pages` is :func:`~.fetch.load_thrive_audiences`'s fetching stage: each worker
 parses and checks the page it fetched (:class:`~.paging.Pager`), and :class:`Joined` makes the
-pages the table's DataFrame a batch at a time while later pages are fetched.
+pages the table a batch at a time while later pages are fetched.
 """
 
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 
 from ..._extra import ExtraColumns
 from ..._progress import progress_bar
+from ..._schema import arrow_to_pandas
 from ...errors import PaginationError, ResponseError
 from ...http import HttpClient
 from .._arrow import release_memory
-from .normalize import frame, parse_page
+from .normalize import frame, parse_page, table
 from .paging import Pager
 from .records import Page
 
@@ -135,12 +137,12 @@ def fetch_pages(
 
 
 class Joined:
-    """The pages read, made into the table's DataFrame a batch at a time as they come.
+    """The pages read, joined into the table a batch at a time as they come.
 
-    A batch of :data:`BATCH_ROWS` rows becomes a DataFrame while the next pages are fetched;
-    :meth:`frame` concatenates the batches (their string columns without a copy). With
-    ``extra_columns``, whose types are inferred over all the rows, the pages are joined at once
-    at the end.
+    A batch of :data:`BATCH_ROWS` rows becomes an Arrow table of the DataFrame's columns while
+    the next pages are fetched; :meth:`frame` makes the batches one DataFrame, converted to
+    pandas once (its string columns without a copy). With ``extra_columns``, whose types are
+    inferred over all the rows, the pages are joined at once at the end.
     """
 
     def __init__(self, extra: ExtraColumns | None) -> None:
@@ -148,7 +150,7 @@ class Joined:
         self.pages = self.rows = self.last = 0
         self.first: Page | None = None
         self._pending: list[Page] = []
-        self._frames: list[pd.DataFrame] = []
+        self._tables: list[pa.Table] = []
 
     def add(self, page: Page) -> None:
         if self.first is None:  # not `or`: an empty page is falsy (Page has a length)
@@ -163,16 +165,18 @@ class Joined:
 
     def frame(self) -> pd.DataFrame:
         assert self.first is not None
-        if self._pending or not self._frames:
+        if self.extra is not None:
+            return frame(self._pending or [self.first], self.extra)
+        if self._pending or not self._tables:
             self._join()
-        if len(self._frames) == 1:
-            return self._frames[0]
-        # Before the copy that makes the load's peak: the memory the worker threads (ended by
-        # now) freed, which Arrow's pool and the C heap keep for them, back to the system.
-        release_memory()
-        return pd.concat(self._frames, ignore_index=True)
+        if len(self._tables) > 1:
+            # Before the conversion that makes the load's peak: the memory the worker threads
+            # (ended by now) freed, which Arrow's pool and the C heap keep for them, back to the
+            # system.
+            release_memory()
+        return arrow_to_pandas(pa.concat_tables(self._tables))
 
     def _join(self) -> None:
         assert self.first is not None
-        self._frames.append(frame(self._pending or [self.first], self.extra))
+        self._tables.append(table(self._pending or [self.first]))
         self._pending = []
