@@ -8,12 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import audframe as af
 from audframe.errors import ApiError, InputError, PaginationError, ResponseError
+from audframe.sources._arrow import surely_distinct
 from audframe.sources.thrive.schema import AUDIENCES as THRIVE_AUDIENCES
 
 from .conftest import THRIVE_URL, thrive_pager
@@ -158,6 +160,32 @@ def test_duplicate_ids_across_pages_are_dropped_and_named(
     assert df["id"].is_unique
     assert len(df) == len(thrive_records)
     assert df.attrs["duplicate_ids"] == [thrive_records[5]["id"]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    texts=st.lists(st.text("abc\u00e9", min_size=0, max_size=20), max_size=12),
+    large=st.booleans(),
+    chunks=st.integers(1, 3),
+)
+def test_ids_said_surely_distinct_are_distinct(texts, large, chunks):
+    # Never a false "distinct" (a duplicate kept); "cannot tell" is allowed, the exact check
+    # follows it.
+    kind = pa.large_string() if large else pa.string()
+    cut = len(texts) // chunks
+    parts = [texts[:cut], texts[cut:]] if chunks > 1 else [texts]
+    ids = pa.chunked_array([pa.array(part, kind) for part in parts], kind)
+    if surely_distinct(ids):
+        assert len(set(texts)) == len(texts)
+
+
+@pytest.mark.parametrize("size", [24, 7, 17])
+def test_ids_of_one_length_are_told_distinct_or_not(size):
+    ids = [f"{i:0{size}x}"[-size:] for i in range(5000)]
+    assert surely_distinct(pa.array(ids))
+    assert surely_distinct(pa.array(ids).slice(1, 3000))
+    assert not surely_distinct(pa.array([*ids, ids[1234]]))
+    assert not surely_distinct(pa.array([*ids, None]))  # nulls: the exact check says
 
 
 def test_page_that_repeats_forever_is_a_pagination_error(requests_mock, thrive_env, thrive_records):

@@ -15,6 +15,7 @@ import functools
 import re
 from typing import Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.json as pa_json
 
@@ -29,6 +30,7 @@ __all__ = [
     "read_json",
     "release_memory",
     "spans",
+    "surely_distinct",
 ]
 
 #: Bytes of body Arrow's reader takes in one block (an int32); a bigger body is read in pieces.
@@ -113,6 +115,48 @@ def piece(data: bytes | bytearray | memoryview, head: bytes, span: tuple[int, in
     begin, end = span
     tail = b"" if end == len(data) else b"]}"
     return b"".join((head, memoryview(data)[begin:end], tail))
+
+
+def surely_distinct(texts: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether no two of ``texts`` are equal, told from a 64-bit digest of each; False where
+    that cannot tell (a null, texts of unequal lengths, two digests alike), and the caller
+    checks exactly.
+
+    Equal texts have equal digests, so digests all different mean texts all different. A
+    digest is a text's bytes, 8 at a time, folded by multiplication: only for texts all of one
+    length (Thrive's ids are 24 characters), where a row of bytes is one row of a 2-D array.
+    221k ids: 8 ms, where pandas' ``is_unique`` hashes each as a string in 30.
+    """
+    if texts.null_count:
+        return False
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    n = len(texts)
+    if n < 2:
+        return True
+    _, offsets_buffer, data = texts.buffers()
+    width = np.int64 if pa.types.is_large_string(texts.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=width)[texts.offset :][: n + 1]
+    size = int(offsets[1] - offsets[0])
+    if size == 0 or offsets[-1] - offsets[0] != size * n or (np.diff(offsets) != size).any():
+        return False
+    rows = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(n, size)
+    if size % 8:
+        padded = np.zeros((n, -(-size // 8) * 8), dtype=np.uint8)
+        padded[:, :size] = rows
+        rows = padded
+    words = rows.view(np.uint64)
+    digest = words[:, 0].copy()
+    for j in range(1, words.shape[1]):
+        digest *= _MIX
+        digest ^= words[:, j]
+    digest *= _MIX
+    digest ^= digest >> np.uint64(31)
+    digest.sort()
+    return bool((digest[1:] != digest[:-1]).all())
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd, so multiplying by it loses no bit
 
 
 def release_memory() -> None:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 import pandas as pd
+import pyarrow as pa
 import requests
 
 from ..._extra import compile_extra_columns
@@ -34,6 +35,7 @@ from ...http import (
     masked,
     resolve,
 )
+from .._arrow import surely_distinct
 from ..base import Credential
 from .paging import count_mismatch, total_results
 from .pipeline import PATH, fetch_pages
@@ -203,12 +205,13 @@ def load_thrive_audiences(
 
     df = joined.frame()
     duplicate_ids: list[str] = []
-    # Rare: a repeated id, or two records without one. Asking whether any id repeats costs
-    # 0.14 ms at 2,833 rows and 31 ms at 221k; finding which, 0.48 and 44 ms.
-    if not df["id"].is_unique:
-        duplicated = df["id"].duplicated() & df["id"].notna()
+    # Rare: a repeated id, or two records without one. Whether any id repeats, from a digest of
+    # each: 8 ms at 221k rows (pandas' is_unique 31); which ones, only where that cannot tell.
+    ids = df["id"]
+    if len(ids) > 1 and not surely_distinct(pa.chunked_array(ids.array)) and not ids.is_unique:
+        duplicated = ids.duplicated() & ids.notna()
         if duplicated.any():
-            duplicate_ids = sorted(set(df.loc[duplicated, "id"]))
+            duplicate_ids = sorted(set(ids[duplicated]))
             df = df.loc[~duplicated].reset_index(drop=True)
     assert joined.first is not None
     total = total_results(joined.first)
