@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 
 import audframe as af
-from audframe._schema import markdown
+from audframe._schema import arrow_column, arrow_to_pandas, markdown
 from audframe.sources import tables
 
 TABLES = tables()
@@ -45,3 +47,14 @@ def test_public_api_is_sorted_and_complete():
     }
     assert contract <= set(af.__all__)
     assert all(hasattr(af, name) for name in af.__all__)
+
+
+def test_a_frames_arrow_backed_column_is_taken_back_without_a_copy():
+    table = pa.table({"id": pa.array(["a", "bc", None], pa.large_string())})
+    column = arrow_column(arrow_to_pandas(table)["id"])
+    # The very bytes the frame holds, not a column rebuilt value by value.
+    assert (
+        column.chunks[0].buffers()[2].address == table.column("id").chunks[0].buffers()[2].address
+    )
+    assert column.to_pylist() == ["a", "bc", None]
+    assert arrow_column(pd.Series([1, None], dtype="Int64")).to_pylist() == [1, None]

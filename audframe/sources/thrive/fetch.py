@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from typing import Literal
 
 import pandas as pd
-import pyarrow as pa
 import requests
 
 from ..._extra import compile_extra_columns
 from ..._ids import partition_id
 from ..._options import offered, option
+from ..._schema import arrow_column
 from ..._timestamps import utc_now_iso
 from ...errors import InputError
 from ...http import (
@@ -208,7 +208,7 @@ def load_thrive_audiences(
     # Rare: a repeated id, or two records without one. Whether any id repeats, from a digest of
     # each: 8 ms at 221k rows (pandas' is_unique 31); which ones, only where that cannot tell.
     ids = df["id"]
-    if len(ids) > 1 and not surely_distinct(pa.chunked_array(ids.array)) and not ids.is_unique:
+    if len(ids) > 1 and not surely_distinct(arrow_column(ids)) and not ids.is_unique:
         duplicated = ids.duplicated() & ids.notna()
         if duplicated.any():
             duplicate_ids = sorted(set(ids[duplicated]))
