@@ -2,7 +2,8 @@
 
 Each source declares its tables with :class:`Table` (``audframe/sources/<name>/schema.py``).
 Normalisers build each column as a Python list or an Arrow array and hand them to
-:meth:`Table.frame`, the one place where values become pandas dtypes. The lake writes
+:meth:`Table.frame` (or :meth:`Table.table`, for a table made a DataFrame later), and
+:func:`arrow_to_pandas` is the one place where values become pandas dtypes. The lake writes
 :meth:`Table.arrow_schema`, and the README's column tables are these declarations
 (:func:`markdown`).
 """
@@ -36,7 +37,7 @@ PANDAS_DTYPES: dict[str, Any] = {
     "timestamp": pd.DatetimeTZDtype("ms", "UTC"),
 }
 
-# The Arrow types :meth:`Table.frame` builds: pandas keeps its strings as large_string, and takes
+# The Arrow types :meth:`Table.table` builds: pandas keeps its strings as large_string, and takes
 # a large_string array as it is, where a string one would be copied into a new one.
 _FRAME_TYPES: dict[str, pa.DataType] = {**ARROW_TYPES, "string": pa.large_string()}
 

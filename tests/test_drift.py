@@ -244,20 +244,71 @@ def test_unless_unknown_key_sometimes_null_takes_the_exact_path():
     assert json.loads(normalize_unless(wire).audiences["extra"][1]) == {"x": None}
 
 
-@pytest.mark.parametrize("where", ["variant", "another-object", "as-a-value"])
-def test_unless_key_on_every_record_written_null_elsewhere_keeps_the_null(where):
-    # Every record holds "x", so the body is not counted for it; but an "x": null elsewhere
-    # (Arrow reads it as absent) must still reach the tables as the exact path keeps it.
-    records = [{**_unless_record(i), "x": i} for i in range(4)]
-    if where == "variant":
-        records[2]["variants"] = [{"id": "v", "name": "V", "weight": 1.0, "x": None}]
-    elif where == "another-object":
-        records[2]["meta"] = {"x": None, "y": 1}
-    else:
-        records[2]["name"] = "x"  # the key's text as a value: not a key at all
-    wire = orjson.dumps({"audiences": records})
+def _same_tables(records: list[Any], wire: bytes) -> None:
+    """The wire body's tables are the exact path's, of the records as parsed."""
+    fast = normalize_unless(wire).tables()
     for name, table in normalize_unless(records).tables().items():
-        pd.testing.assert_frame_equal(normalize_unless(wire).tables()[name], table, obj=name)
+        pd.testing.assert_frame_equal(fast[name], table, obj=name)
+
+
+@pytest.mark.parametrize(
+    "where", ["variant", "another-object", "another-object-on-all", "as-a-value"]
+)
+def test_unless_key_on_every_record_written_null_elsewhere_keeps_the_null(where):
+    # Every record holds "k9", so the body is not counted for it; but a "k9": null elsewhere
+    # (Arrow reads it as absent) must still reach the tables as the exact path keeps it.
+    records = [{**_unless_record(i), "k9": i} for i in range(4)]
+    if where == "variant":
+        records[2]["variants"] = [{"id": "v", "name": "V", "weight": 1.0, "k9": None}]
+    elif where == "another-object":
+        records[2]["meta"] = {"k9": None}
+    elif where == "another-object-on-all":
+        for i, record in enumerate(records):
+            record["meta"] = {"k9": None} if i == 2 else {"y": i}
+    else:
+        records[2]["name"] = "k9"  # the key's text as a value: not a key at all
+    _same_tables(records, orjson.dumps({"audiences": records}))
+
+
+def test_unless_variant_key_only_ever_null_is_kept():
+    # Arrow reads {"k": null} in a variant as a column of nulls: it used to pass for a variant
+    # with nothing drifted, and the key was lost.
+    records = [_unless_record(i) for i in range(3)]
+    records[1]["variants"] = [{"id": "v", "name": "V", "weight": 1.0, "k": None}]
+    _same_tables(records, orjson.dumps({"audiences": records}))
+    assert json.loads(normalize_unless(orjson.dumps({"audiences": records})).audiences["extra"][1])
+
+
+@pytest.mark.parametrize(
+    ("key", "first", "last"),
+    [("documented", '"high"', "3"), ("unknown", '"s"', "1"), ("unknown", "1", '"s"')],
+)
+@pytest.mark.parametrize("source", ["thrive", "unless"])
+def test_a_key_written_twice_in_a_record_as_two_kinds_reads_as_the_exact_path(
+    source, key, first, last
+):
+    # Renamed to its alias, a value of another kind no longer makes Arrow refuse the key
+    # written twice: the two read as two columns, where the exact path keeps the last.
+    if source == "thrive":
+        name = "apiControlled" if key == "documented" else "k9"
+        last = "true" if key == "documented" else last
+        records: list[Any] = [
+            {**_thrive_record(i), name: True if key == "documented" else i} for i in range(3)
+        ]
+        wire = orjson.dumps({"results": records})
+    else:
+        name = "prio" if key == "documented" else "k9"
+        records = [{**_unless_record(i), name: i} for i in range(3)]
+        wire = orjson.dumps({"audiences": records})
+    value = b"true" if source == "thrive" and key == "documented" else b"1"
+    twice = f'"{name}":{first},"{name}":{last}'.encode()
+    wire = wire.replace(f'"{name}":'.encode() + value, twice, 1)
+    assert wire.count(twice) == 1
+    parsed = read_body(wire)
+    if source == "thrive":
+        pd.testing.assert_frame_equal(af.normalize_thrive(wire), af.normalize_thrive(parsed))
+    else:
+        _same_tables(parsed["audiences"], wire)
 
 
 def test_unless_key_on_every_record_is_not_counted_in_the_body(monkeypatch):
@@ -265,7 +316,7 @@ def test_unless_key_on_every_record_is_not_counted_in_the_body(monkeypatch):
         raise AssertionError("counted")
 
     monkeypatch.setattr(unless_arrow, "count", counted)
-    records = [{**_unless_record(i), "x": f"web {i}"} for i in range(4)]
+    records = [{**_unless_record(i), "k9": f"web {i}"} for i in range(4)]
     records[1] = None  # a null record holds no key, and is no reason to count
     assert from_arrow(orjson.dumps({"audiences": records})) is not None
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -54,6 +54,7 @@ __all__ = [
     "shallow",
     "texts_at",
     "unalias",
+    "written_twice",
 ]
 
 # "Column(/results/[]/apiControlled) changed from boolean to string in row 0"
@@ -409,6 +410,29 @@ def _unambiguous(values: pa.Array) -> bool:
             if not _unambiguous(child.filter(valid)):
                 return False
     return True
+
+
+def written_twice(
+    fields: Mapping[str, pa.Array | pa.ChunkedArray], aliases: Mapping[str, str]
+) -> bool:
+    """Whether a record holds a value twice under one key, of two kinds (``"x": "s", "x": 1``).
+
+    Arrow refuses a key written twice in one object, but once the value of one kind is renamed
+    to its alias, the two read as two columns; the exact path keeps the last one, so the caller
+    takes it. ``fields``: one object level's columns by key, aliases among them. (A key written
+    once with a value and once as null is not seen: Arrow reads a null as nothing.)
+    """
+    by_key: dict[str, list[pa.Array | pa.ChunkedArray]] = {}
+    for name, values in fields.items():
+        by_key.setdefault(aliases.get(name, name), []).append(values)
+    for columns in by_key.values():
+        if len(columns) > 1:
+            held = np.zeros(len(columns[0]), dtype=np.int64)
+            for values in columns:
+                held += values.is_valid().to_numpy(zero_copy_only=False)
+            if held.max() > 1:
+                return True
+    return False
 
 
 def unalias(value: Any, aliases: dict[str, str]) -> Any:

@@ -27,7 +27,14 @@ from .._arrow import (
     release_memory,
     spans,
 )
-from .._drift import Drifted, exact_values, nesting, plain_texts, read_drifted
+from .._drift import (
+    Drifted,
+    exact_values,
+    nesting,
+    plain_texts,
+    read_drifted,
+    written_twice,
+)
 from .records import (
     KNOWN,
     PARENT_KEYS,
@@ -105,6 +112,8 @@ def parse_arrow(body: bytes) -> Page | None:
     fields: dict[str, pa.Array] = dict(zip(records.type.names, records.flatten(), strict=True))
     parent = fields["parent"]
     parent_fields: dict[str, pa.Array] = dict(zip(parent.type.names, parent.flatten(), strict=True))
+    if aliases and (written_twice(fields, aliases) or written_twice(parent_fields, aliases)):
+        return None  # a key written twice in one record: the exact path keeps the last
     extra: list[dict[str, Any] | None] = [None] * len(records)
     unknown = [name for name in fields if name not in KNOWN]
     under_parent = [name for name in parent_fields if name not in PARENT_KEYS]

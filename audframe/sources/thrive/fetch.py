@@ -4,8 +4,8 @@ Three stages that never mix: :func:`load_thrive_audiences` fetches the pages (ch
 :class:`~.paging.Pager`), :func:`~.normalize.parse_page` turns each page body into typed
 columns in the worker that fetched it (the same function :func:`~.normalize.normalize_thrive`
 uses), and :func:`~.normalize.table` joins them into the table's columns, a batch of pages at a
-time while later pages are fetched, which become its DataFrame at the end
-(:class:`~.pipeline.Joined`).
+time while later pages are fetched, which become its DataFrame at the end (with
+``extra_columns``, :func:`~.normalize.frame` joins them all at the end; :class:`~.pipeline.Joined`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 :func:`parse_page` turns one page into typed columns, by the fast path (:mod:`.arrow`) where it
 can and the exact path (:mod:`.records`) where it must; the loader parses every page with it, and
-:func:`normalize_thrive` a saved body. :func:`frame` joins pages into the table's DataFrame.
+:func:`normalize_thrive` a saved body. :func:`frame` joins pages into the table's DataFrame, and
+:func:`table` into its Arrow columns (a batch of a load's pages, made a DataFrame later).
 """
 
 from __future__ import annotations

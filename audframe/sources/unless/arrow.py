@@ -33,7 +33,14 @@ from .._arrow import (
     release_memory,
     spans,
 )
-from .._drift import Drifted, exact_values, plain_texts, read_drifted, texts_at
+from .._drift import (
+    Drifted,
+    exact_values,
+    plain_texts,
+    read_drifted,
+    texts_at,
+    written_twice,
+)
 from .._search import count
 from .columns import Built, ConditionFrames, json_text, rule_chunks
 from .records import BOOLS, EXACT_FLOAT, INTS, KNOWN, STRINGS, TIMES
@@ -91,6 +98,8 @@ def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
     names = parts[0].type.names
     columns = zip(*(part.flatten() for part in parts), strict=True)
     fields = {key: _joined(arrays) for key, arrays in zip(names, columns, strict=True)}
+    if drifted.aliases and written_twice(fields, drifted.aliases):
+        return None  # a key written twice in one record: the exact path keeps the last
     objects = _joined([part.is_valid() for part in parts])
     kept = _extras(drifted, fields, objects)
     if kept is None:
@@ -110,8 +119,12 @@ def from_arrow(data: bytes | bytearray | memoryview) -> Built | None:
     if variant_values.null_count or tag_values.null_count:
         return None  # a null variant or tag: the Python path keeps the raw list in extra
     for drifted_key in variant_values.type.names[len(_VARIANT_TYPE) :]:
-        # An alias of a record's key is declared in a variant too; anything in it means a
-        # variant drifted, and the Python path keeps the raw list in extra.
+        # A key no variant is documented with is there because a variant holds it, if only as
+        # null (Arrow lists every key it read). An alias of a record's key is declared in a
+        # variant too, where anything in it means a variant drifted. Either way the Python path
+        # keeps the raw list in extra.
+        if drifted_key not in drifted.aliases:
+            return None
         if pc.struct_field(variant_values, drifted_key).null_count != len(variant_values):
             return None
     weights = pc.abs(pc.struct_field(variant_values, "weight"))
@@ -179,8 +192,10 @@ def _extras(
         written = len(values) - values.null_count
         # The exact path keeps an unknown key's null too, where Arrow reads it as absent: every
         # time the key is written, it must hold a value Arrow read. Where every record holds
-        # one and no other object has a key of that name, it does: Arrow refuses a key written
-        # twice in one object, and the body need not be counted.
+        # one, and no other struct of the schema has a key of that name (Arrow lists every key
+        # it read, one only ever null too), it does: Arrow refuses a key written twice in one
+        # object (written twice as two kinds, one renamed, was refused above), and the body
+        # need not be counted.
         surely = written == records and declared[name] == 1
         if (
             name not in aliases
@@ -201,7 +216,7 @@ def _extras(
 
 
 def _key_names(schema: pa.Schema) -> Counter[str]:
-    """How many objects, at any depth of ``schema``, declare a key of each name."""
+    """How many struct types in ``schema``, below its top level, declare a key of each name."""
     names: Counter[str] = Counter()
     todo = [field.type for field in schema]
     while todo:
