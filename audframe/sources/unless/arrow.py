@@ -182,6 +182,8 @@ def _extras(
     extras: dict[int, dict[str, Any]] = {}
     aliases = drifted.aliases
     names = [name for name in fields if name not in KNOWN]
+    if not names:
+        return extras, None  # a body of the documented keys only: nothing to keep
     declared = _key_names(drifted.table.schema)
     records = pc.sum(objects).as_py() or 0
     for name in names:
