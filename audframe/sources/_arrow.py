@@ -31,6 +31,7 @@ __all__ = [
     "release_memory",
     "spans",
     "surely_distinct",
+    "text_offsets",
 ]
 
 #: Bytes of body Arrow's reader takes in one block (an int32); a bigger body is read in pieces.
@@ -117,6 +118,15 @@ def piece(data: bytes | bytearray | memoryview, head: bytes, span: tuple[int, in
     return b"".join((head, memoryview(data)[begin:end], tail))
 
 
+def text_offsets(texts: pa.Array) -> tuple[np.ndarray, pa.Buffer | None]:
+    """A string array's offsets (``n + 1`` of them, the array's own slice, at the width its
+    type has: int32, or int64 for ``large_string``) and its data buffer, where they lie."""
+    _, offsets_buffer, data = texts.buffers()
+    width = np.int64 if pa.types.is_large_string(texts.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=width)[texts.offset :][: len(texts) + 1]
+    return offsets, data
+
+
 def surely_distinct(texts: pa.Array | pa.ChunkedArray) -> bool:
     """Whether no two of ``texts`` are equal, told from a 64-bit digest of each; False where
     that cannot tell (a null, texts of unequal lengths or all empty, two digests alike), and
@@ -134,13 +144,12 @@ def surely_distinct(texts: pa.Array | pa.ChunkedArray) -> bool:
     n = len(texts)
     if n < 2:
         return True
-    _, offsets_buffer, data = texts.buffers()
-    width = np.int64 if pa.types.is_large_string(texts.type) else np.int32
-    offsets = np.frombuffer(offsets_buffer, dtype=width)[texts.offset :][: n + 1]
+    offsets, data = text_offsets(texts)
     size = int(offsets[1] - offsets[0])
     # The first test is the second's quick answer for most texts of unequal lengths.
     if size == 0 or offsets[-1] - offsets[0] != size * n or (np.diff(offsets) != size).any():
         return False
+    assert data is not None  # texts of a length above 0 have bytes
     rows = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(n, size)
     if size % 8:
         padded = np.zeros((n, -(-size // 8) * 8), dtype=np.uint8)
