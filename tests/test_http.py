@@ -783,3 +783,23 @@ def test_its_own_session_says_who_asks_and_wants_json():
     with HttpClient(API, source="test", auth=_header_auth()) as own:
         assert own.session.headers["User-Agent"].startswith(f"audframe/{af.__version__} ")
         assert own.session.headers["Accept"] == "application/json"
+
+
+def test_a_pool_told_no_more_calls_come_runs_those_it_has_and_takes_no_more():
+    started = threading.Barrier(3)
+
+    def call(n: int) -> int:
+        if n < 2:
+            started.wait(10)  # both workers busy when done() is said
+        return n
+
+    with (
+        HttpClient(API, source="test", auth=_header_auth(), max_workers=2) as client,
+        client.pool() as submit,
+    ):
+        futures = [submit(call, n) for n in range(6)]
+        started.wait(10)
+        submit.done()
+        with pytest.raises(RuntimeError):
+            submit(call, 6)
+        assert [f.result(10) for f in futures] == list(range(6))

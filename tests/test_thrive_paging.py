@@ -313,6 +313,35 @@ def test_pages_are_joined_into_the_table_while_later_ones_are_fetched(
     pd.testing.assert_frame_equal(df, whole, check_flags=False)
 
 
+def test_the_pages_in_are_joined_while_the_last_round_is_awaited(thrive_env, serve, monkeypatch):
+    # A load smaller than a batch used to join every page after the last one came in: 2-4 ms
+    # of a 23-page load's end, where the main thread had waited idle for the last round.
+    records = [record(i) for i in range(20)]
+    joins: list[int] = []
+    last_page_saw_a_join: list[bool] = []
+    joined = threading.Event()
+    table = pipeline.table
+
+    def joining(pages: Any) -> Any:
+        joins.append(sum(map(len, pages)))
+        joined.set()
+        return table(pages)
+
+    def rows(page: int) -> list[dict[str, Any]]:
+        if page == 10:
+            last_page_saw_a_join.append(joined.wait(HOLD))
+        return paged(records, 2)(page)
+
+    monkeypatch.setattr(pipeline, "table", joining)
+    server = serve(rows, totalResults=20, totalPages=10, perPage=2)
+    df = _load(server)
+    assert last_page_saw_a_join == [True]
+    assert sum(joins) == 20
+    assert joins[-1] <= 2 * WORKERS  # the end joins only the last round's pages
+    whole = af.normalize_thrive({"results": records})
+    pd.testing.assert_frame_equal(df, whole, check_flags=False)
+
+
 @pytest.mark.parametrize("batches", [1, 5], ids=["one-batch", "batches"])
 def test_freed_memory_goes_back_before_the_batches_are_joined(
     thrive_env, serve, monkeypatch, batches

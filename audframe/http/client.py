@@ -77,6 +77,28 @@ class Stopper:
 STOPPER: ContextVar[Stopper | None] = ContextVar("audframe_stopper", default=None)
 
 
+class Submit:
+    """What :meth:`HttpClient.pool` gives: ``submit(fn, *args)`` runs a call on the pool, and
+    ``submit.done()`` says no more will come.
+
+    Each call runs in a copy of the submitting thread's context: messages speak the caller's
+    language (flags or keywords, :mod:`audframe._options`) from the pool too.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self._pool = pool
+
+    def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+        return self._pool.submit(copy_context().run, fn, *args, **kwargs)
+
+    def done(self) -> None:
+        """No more calls: each thread ends once the calls queued are all taken, while the
+        last ones are awaited (idle time), instead of all at once after the last result,
+        where ending 16 threads took 1.5 ms of a 23-page load's tail. Submitting after this
+        raises ``RuntimeError``."""
+        self._pool.shutdown(wait=False)
+
+
 class HttpClient:
     """One load's connection to one API: a pooled session, its auth and its retry policy.
 
@@ -299,6 +321,7 @@ class HttpClient:
             return [fn(item) for item in items]
         with self.pool() as submit:
             futures = [submit(fn, item) for item in items]
+            submit.done()
             return [future.result() for future in futures]
 
     def sign_in(self) -> None:
@@ -307,25 +330,21 @@ class HttpClient:
         self.auth.headers(self)
 
     @contextmanager
-    def pool(self) -> Iterator[Callable[..., Future[Any]]]:
+    def pool(self) -> Iterator[Submit]:
         """``submit(fn, *args)``: calls run in the order given, up to ``2 * max_workers`` at
         once, of which ``max_workers`` have a request in flight: a call parsing its body holds
         no request slot, so the next request goes out meanwhile.
 
         For a caller that takes results as they come (``future.result()``) and submits more
-        meanwhile. An error or Ctrl-C inside the block stops the rest, as in :meth:`map`; a call
-        whose result is never asked for fails nothing.
+        meanwhile, then says ``submit.done()`` once it will submit no more. An error or Ctrl-C
+        inside the block stops the rest, as in :meth:`map`; a call whose result is never asked
+        for fails nothing.
         """
         pool = ThreadPoolExecutor(
             2 * self.max_workers, thread_name_prefix=f"audframe-{self.source}"
         )
         try:
-            # Each call in a copy of the submitting thread's context: messages speak the
-            # caller's language (flags or keywords, audframe._options) from the pool too.
-            def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
-                return pool.submit(copy_context().run, fn, *args, **kwargs)
-
-            yield submit
+            yield Submit(pool)
         except BaseException:
             # On an error or Ctrl-C, calls under way stop: a request in flight ends at once,
             # a retry's wait too, and nothing more is sent.

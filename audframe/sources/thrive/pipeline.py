@@ -114,10 +114,17 @@ def fetch_pages(
         last = pager.pages
         for number in range(max(round_end, foreseen) + 1, last + 1):
             futures[number] = submit(fetch, number)
+        # Pages past totalPages are fetched here, one at a time, not on the pool.
+        submit.done()
         with progress_bar(last, "Thrive audiences", progress) as bar:
             bar.update(1)
             for number in range(2, last + 1):
-                joined.add(futures.pop(number).result())
+                future = futures.pop(number)
+                if not future.done() and len(futures) < client.max_workers:
+                    # The last round is out: what is in is joined while it is awaited, so
+                    # that the load's end joins only the pages that come last.
+                    joined.flush()
+                joined.add(future.result())
                 bar.update(1)
         # Past totalPages, one page at a time: its pages fetched beside page 1 are checked now.
         while pager.more(joined.pages, joined.rows, joined.last):
@@ -140,9 +147,10 @@ class Joined:
     """The pages read, joined into the table a batch at a time as they come.
 
     A batch of :data:`BATCH_ROWS` rows becomes an Arrow table of the DataFrame's columns while
-    the next pages are fetched; :meth:`frame` makes the batches one DataFrame, converted to
-    pandas once (its string columns without a copy). With ``extra_columns``, whose types are
-    inferred over all the rows, the pages are joined at once at the end.
+    the next pages are fetched, and so do the pages in while the last round is awaited
+    (:meth:`flush`); :meth:`frame` makes the batches one DataFrame, converted to pandas once
+    (its string columns without a copy). With ``extra_columns``, whose types are inferred over
+    all the rows, the pages are joined at once at the end.
     """
 
     def __init__(self, extra: ExtraColumns | None) -> None:
@@ -169,12 +177,18 @@ class Joined:
             return frame(self._pending or [self.first], self.extra)
         if self._pending or not self._tables:
             self._join()
-        if len(self._tables) > 1:
+        if self.rows > BATCH_ROWS:
             # Before the conversion that makes the load's peak: the memory the worker threads
             # (ended by now) freed, which Arrow's pool and the C heap keep for them, back to the
             # system.
             release_memory()
         return arrow_to_pandas(pa.concat_tables(self._tables))
+
+    def flush(self) -> None:
+        """Join the pages read so far into the table now, not at the next batch or the end:
+        for a caller that would otherwise only wait."""
+        if self.extra is None and self._pending:
+            self._join()
 
     def _join(self) -> None:
         assert self.first is not None
