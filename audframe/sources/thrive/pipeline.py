@@ -114,7 +114,8 @@ def fetch_pages(
         last = pager.pages
         for number in range(max(round_end, foreseen) + 1, last + 1):
             futures[number] = submit(fetch, number)
-        # Pages past totalPages are fetched here, one at a time, not on the pool.
+        # Nothing more goes to the pool: its threads end as its queue empties, while the last
+        # round is awaited (pages past totalPages are fetched below, on this thread).
         submit.done()
         with progress_bar(last, "Thrive audiences", progress) as bar:
             bar.update(1)
