@@ -159,6 +159,7 @@ class Joined:
         self.pages = self.rows = self.last = 0
         self.first: Page | None = None
         self._pending: list[Page] = []
+        self._pending_rows = 0  # kept, not summed per page: that is quadratic in small pages
         self._tables: list[pa.Table] = []
 
     def add(self, page: Page) -> None:
@@ -169,7 +170,8 @@ class Joined:
         self.rows += self.last
         if self.last:
             self._pending.append(page)
-        if self.extra is None and sum(map(len, self._pending)) >= BATCH_ROWS:
+            self._pending_rows += self.last
+        if self.extra is None and self._pending_rows >= BATCH_ROWS:
             self._join()
 
     def frame(self) -> pd.DataFrame:
@@ -195,3 +197,4 @@ class Joined:
         assert self.first is not None
         self._tables.append(table(self._pending or [self.first]))
         self._pending = []
+        self._pending_rows = 0
