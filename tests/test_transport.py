@@ -452,3 +452,117 @@ def test_a_proxy_that_does_not_answer_is_named_without_its_credentials(monkeypat
     assert "NO_PROXY" in text
     assert "proxy-password" not in text
     assert "proxy-user" not in text
+
+
+# ---- the client's own session sends its GETs on urllib3 directly ---------------------------------
+
+
+@pytest.fixture
+def sent_through_requests(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], None]:
+    """``sent_through_requests(True)`` makes every GET go through requests' Session, as one on a
+    session of the caller's would; False lets them go directly, and counts those tried so in
+    ``.counted["direct"]``."""
+    from audframe.http import direct
+
+    real = direct.Direct.get
+    counted = {"direct": 0}
+
+    def choose(through_requests: bool) -> None:
+        def get(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if through_requests:
+                return None
+            counted["direct"] += 1
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(direct.Direct, "get", get)
+
+    choose.counted = counted  # type: ignore[attr-defined]
+    return choose
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_a_get_sent_directly_is_the_one_requests_sends(serve, sent_through_requests, source):
+    server = serve(empty_inventory)
+    seen: list[list[Request]] = []
+    for through_requests in (False, True):
+        sent_through_requests(through_requests)
+        before = len(server.requests)
+        assert rows(load(source, server.url)) == 0
+        seen.append(server.requests[before:])
+    direct, through = seen
+    assert sent_through_requests.counted["direct"] == len(direct) >= 1
+    assert [(r.method, r.target, list(r.headers.items())) for r in direct] == [
+        (r.method, r.target, list(r.headers.items())) for r in through
+    ]
+    assert "gzip" in direct[0].headers["accept-encoding"]
+    assert direct[0].headers["user-agent"].startswith("audframe/")
+
+
+def test_cookies_a_server_sets_are_sent_back_as_requests_would(serve, sent_through_requests):
+    def pages(conn: socket.socket, request: Request) -> bool:
+        page = int(request.query["page"])
+        record = {"id": f"{page:024x}", "name": f"n{page}", "category": "structure"}
+        body = {"results": [record], "pagination": {"totalResults": 3, "totalPages": 3}}
+        conn.sendall(response(200, body, {"Set-Cookie": "lb=node-7; Path=/"}))
+        return True
+
+    sent_through_requests(False)
+    server = serve(pages)
+    assert len(load("thrive", server.url, per_page=1)) == 3
+    assert [r.headers.get("cookie") for r in server.requests] == [None, "lb=node-7", "lb=node-7"]
+
+
+def _refused(conn: socket.socket, request: Request) -> bool:
+    return False  # never used: nothing listens
+
+
+def _reset(conn: socket.socket, request: Request) -> bool:
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    return False  # closed with a reset, nothing answered
+
+
+def _hung_up(conn: socket.socket, request: Request) -> bool:
+    return False  # closed cleanly, nothing answered
+
+
+def _cut(conn: socket.socket, request: Request) -> bool:
+    conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{"results": [')
+    return False
+
+
+def _bad_gzip(conn: socket.socket, request: Request) -> bool:
+    conn.sendall(response(200, b"not gzip at all", {"Content-Encoding": "gzip"}))
+    return True
+
+
+def _bad_status_line(conn: socket.socket, request: Request) -> bool:
+    conn.sendall(b"SPDY/9 200 OK\r\n\r\n")
+    return False
+
+
+FAILURES = {
+    "refused": (_refused, "Connection refused"),
+    "reset": (_reset, "a connection error"),
+    "hung up": (_hung_up, "a connection error"),
+    "cut body": (_cut, "a body cut short"),
+    "bad gzip": (_bad_gzip, "a body that could not be decoded"),
+    "bad status line": (_bad_status_line, "a connection error"),
+}
+
+
+@pytest.mark.parametrize("failure", list(FAILURES))
+def test_a_failure_sent_directly_reads_as_through_requests(serve, sent_through_requests, failure):
+    handler, expected = FAILURES[failure]
+    messages = []
+    for through_requests in (False, True):
+        server = serve(handler)
+        url = server.url
+        if failure == "refused":
+            server.close()  # the port is free now: nothing answers it
+        sent_through_requests(through_requests)
+        error = ends_within(15, lambda: load("thrive", url, max_retries=0))  # noqa: B023
+        assert isinstance(error, ApiError), error
+        messages.append(str(error).replace(url, "URL"))
+    assert sent_through_requests.counted["direct"] == 1
+    assert messages[0] == messages[1]
+    assert expected in messages[0]

@@ -2,6 +2,7 @@
 
 - :mod:`.client`: :class:`HttpClient`, one load's session, requests retried, errors translated.
 - :mod:`.transport`: one try: redirects by hand, a deadline and a size cap per response.
+- :mod:`.direct`: a GET on the client's own session sent on urllib3's pool, requests' errors kept.
 - :mod:`.deadline`: the watchdog that ends a try at its deadline, whatever the server does.
 - :mod:`.retry`: which failures are retried, and how long to wait (``Retry-After``).
 - :mod:`.urls`: where a request may go (https, or plain http on loopback only).

@@ -154,6 +154,7 @@ class HttpClient:
             max_body_bytes=self.max_body_bytes,
             shorten=self._shorten,
             waiting=self._waiting,
+            direct=self._own_session,
         )
         # Requests in flight at once: a call parsing its body holds none. A token request
         # takes none: it is made for a request that holds one or has just given one back.

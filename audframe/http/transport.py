@@ -27,6 +27,7 @@ import requests
 from .._options import offered, option
 from ..errors import ApiError, ResponseError
 from .deadline import Late, Try, Watchdog
+from .direct import Direct, Reply
 from .secrets import Secret
 from .urls import is_loopback, origin, origin_text, url_problem
 
@@ -112,6 +113,8 @@ class Transport:
         max_body_bytes: the most a body may hold, decompressed.
         shorten: makes server text fit for a message (every secret masked, then clipped).
         waiting: called with a try's label and the seconds it has waited, while it waits.
+        direct: the session is the client's own: its GETs may skip requests' ``Session``
+            (:mod:`.direct`).
     """
 
     def __init__(
@@ -122,8 +125,10 @@ class Transport:
         max_body_bytes: int,
         shorten: Callable[[str, int], str],
         waiting: Callable[[str, float], None],
+        direct: bool = False,
     ) -> None:
         self.session = session
+        self._direct = Direct(session) if direct else None
         self.timeout = timeout
         self.max_body_bytes = max_body_bytes
         self._shorten = shorten
@@ -207,13 +212,19 @@ class Transport:
         headers: Mapping[str, str] | None,
         data: Mapping[str, str] | None,
         timeout: float,
-    ) -> tuple[requests.Response, str | None]:
+    ) -> tuple[requests.Response | Reply, str | None]:
         """One request, no redirect followed, the body left unread; and its ``Location``.
 
-        Even with ``allow_redirects=False``, ``Session.send`` reads a redirect's whole body
-        (past any cap) and parses its Location, to offer ``response.next``. audframe follows
-        redirects itself, so a response hook takes the Location out of requests' sight first.
+        A GET on the client's own session skips requests' ``Session`` where that changes
+        nothing (:mod:`.direct`). Otherwise, even with ``allow_redirects=False``,
+        ``Session.send`` reads a redirect's whole body (past any cap) and parses its Location,
+        to offer ``response.next``. audframe follows redirects itself, so a response hook takes
+        the Location out of requests' sight first.
         """
+        if self._direct is not None and method == "GET" and data is None:
+            sent = self._direct.get(url, params=params, headers=headers, timeout=timeout)
+            if sent is not None:
+                return sent
         locations: list[str] = []
 
         def take_location(response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -244,7 +255,9 @@ class Transport:
         )
         return response, (locations[0] if locations else None)
 
-    def _read(self, call: Call, response: requests.Response, attempt: Try) -> Response | ApiError:
+    def _read(
+        self, call: Call, response: requests.Response | Reply, attempt: Try
+    ) -> Response | ApiError:
         """The body, decompressed chunk by chunk against the cap and the deadline."""
         status = response.status_code
         limit = self.max_body_bytes if status < 400 else _ERROR_BODY_BYTES
