@@ -457,40 +457,45 @@ def test_a_proxy_that_does_not_answer_is_named_without_its_credentials(monkeypat
 # ---- the client's own session sends its GETs on urllib3 directly ---------------------------------
 
 
-@pytest.fixture
-def sent_through_requests(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], None]:
-    """``sent_through_requests(True)`` makes every GET go through requests' Session, as one on a
-    session of the caller's would; False lets them go directly, and counts those tried so in
-    ``.counted["direct"]``."""
-    from audframe.http import direct
+class Route:
+    """Which way the client's GETs go: ``route(through_requests=True)`` sends each through
+    requests' Session, as one on a session of the caller's would; False lets them go directly,
+    and counts those tried so in :attr:`direct`."""
 
-    real = direct.Direct.get
-    counted = {"direct": 0}
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._monkeypatch = monkeypatch
+        self.direct = 0
 
-    def choose(through_requests: bool) -> None:
-        def get(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *, through_requests: bool) -> None:
+        from audframe.http import direct
+
+        real = direct.Direct.get
+
+        def get(client: Any, *args: Any, **kwargs: Any) -> Any:
             if through_requests:
                 return None
-            counted["direct"] += 1
-            return real(self, *args, **kwargs)
+            self.direct += 1
+            return real(client, *args, **kwargs)
 
-        monkeypatch.setattr(direct.Direct, "get", get)
+        self._monkeypatch.setattr(direct.Direct, "get", get)
 
-    choose.counted = counted  # type: ignore[attr-defined]
-    return choose
+
+@pytest.fixture
+def route(monkeypatch: pytest.MonkeyPatch) -> Route:
+    return Route(monkeypatch)
 
 
 @pytest.mark.parametrize("source", SOURCES)
-def test_a_get_sent_directly_is_the_one_requests_sends(serve, sent_through_requests, source):
+def test_a_get_sent_directly_is_the_one_requests_sends(serve, route, source):
     server = serve(empty_inventory)
     seen: list[list[Request]] = []
     for through_requests in (False, True):
-        sent_through_requests(through_requests)
+        route(through_requests=through_requests)
         before = len(server.requests)
         assert rows(load(source, server.url)) == 0
         seen.append(server.requests[before:])
     direct, through = seen
-    assert sent_through_requests.counted["direct"] == len(direct) >= 1
+    assert route.direct == len(direct) >= 1
     assert [(r.method, r.target, list(r.headers.items())) for r in direct] == [
         (r.method, r.target, list(r.headers.items())) for r in through
     ]
@@ -498,7 +503,7 @@ def test_a_get_sent_directly_is_the_one_requests_sends(serve, sent_through_reque
     assert direct[0].headers["user-agent"].startswith("audframe/")
 
 
-def test_cookies_a_server_sets_are_sent_back_as_requests_would(serve, sent_through_requests):
+def test_cookies_a_server_sets_are_sent_back_as_requests_would(serve, route):
     def pages(conn: socket.socket, request: Request) -> bool:
         page = int(request.query["page"])
         record = {"id": f"{page:024x}", "name": f"n{page}", "category": "structure"}
@@ -506,7 +511,7 @@ def test_cookies_a_server_sets_are_sent_back_as_requests_would(serve, sent_throu
         conn.sendall(response(200, body, {"Set-Cookie": "lb=node-7; Path=/"}))
         return True
 
-    sent_through_requests(False)
+    route(through_requests=False)
     server = serve(pages)
     assert len(load("thrive", server.url, per_page=1)) == 3
     assert [r.headers.get("cookie") for r in server.requests] == [None, "lb=node-7", "lb=node-7"]
@@ -551,7 +556,7 @@ FAILURES = {
 
 
 @pytest.mark.parametrize("failure", list(FAILURES))
-def test_a_failure_sent_directly_reads_as_through_requests(serve, sent_through_requests, failure):
+def test_a_failure_sent_directly_reads_as_through_requests(serve, route, failure):
     handler, expected = FAILURES[failure]
     messages = []
     for through_requests in (False, True):
@@ -559,10 +564,10 @@ def test_a_failure_sent_directly_reads_as_through_requests(serve, sent_through_r
         url = server.url
         if failure == "refused":
             server.close()  # the port is free now: nothing answers it
-        sent_through_requests(through_requests)
+        route(through_requests=through_requests)
         error = ends_within(15, lambda: load("thrive", url, max_retries=0))  # noqa: B023
         assert isinstance(error, ApiError), error
         messages.append(str(error).replace(url, "URL"))
-    assert sent_through_requests.counted["direct"] == 1
+    assert route.direct == 1
     assert messages[0] == messages[1]
     assert expected in messages[0]

@@ -1,6 +1,6 @@
 """A GET on the session's own urllib3 pool, without requests' ``Session`` around it.
 
-requests spends some 0.25 ms of CPU a request above urllib3, holding the interpreter's lock
+requests spends some 0.3 ms of CPU a request above urllib3, holding the interpreter's lock
 while the other workers wait to send: merging the session's settings, cookies and hooks into a
 prepared request, then building a ``Response`` with cookies of its own. For the session a
 client makes itself none of that does anything (it has no cookies, hooks or auth; audframe
