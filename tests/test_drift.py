@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +21,8 @@ from hypothesis import strategies as st
 import audframe as af
 from audframe import normalize_unless
 from audframe._json import read_body
+from audframe.sources._drift import Halves
+from audframe.sources.thrive import arrow as thrive_arrow
 from audframe.sources.thrive.arrow import parse_arrow
 from audframe.sources.unless import arrow as unless_arrow
 from audframe.sources.unless.arrow import from_arrow
@@ -102,9 +105,9 @@ def drifted(draw: st.DrawFn, record: Any, known: list[str]) -> list[Any]:
     return records
 
 
-def _wire(body: Any, raw: bytes) -> bytes:
+def _wire(body: Any, raw: bytes, *, indent: int | None = None) -> bytes:
     return (
-        json.dumps(body, ensure_ascii=False)
+        json.dumps(body, ensure_ascii=False, indent=indent)
         .replace(json.dumps(_MARK), "\x01")
         .encode()
         .replace(b"\x01", raw)
@@ -123,15 +126,48 @@ UNLESS_KEYS = ["name", "prio", "disabled", "startDate", "variants", "audienceTag
 
 
 @PROPERTY
-@given(records=drifted(_thrive_record, THRIVE_KEYS), raw=st.sampled_from(UNREADABLE))
-def test_thrive_drifted_wire_body_gives_the_exact_paths_frame(records, raw):
-    wire = _wire({"results": records, "pagination": {"totalResults": len(records)}}, raw)
-    fast = _outcome(lambda: af.normalize_thrive(wire))
+@given(
+    records=drifted(_thrive_record, THRIVE_KEYS),
+    raw=st.sampled_from(UNREADABLE),
+    halves=st.booleans(),
+    indent=st.sampled_from([None, 1]),
+)
+def test_thrive_drifted_wire_body_gives_the_exact_paths_frame(records, raw, halves, indent):
+    body = {"results": records, "pagination": {"totalResults": len(records)}}
+    _thrive_fast_is_exact(_wire(body, raw, indent=indent), halves=halves)
+
+
+def _thrive_fast_is_exact(wire: bytes, *, halves: bool) -> None:
+    """``wire`` gives the frame (or the error) the exact path gives for the same bytes."""
+    with pytest.MonkeyPatch.context() as mp:
+        if halves:  # every body a rename copies is copied as two documents, read side by side
+            mp.setattr(thrive_arrow, "_HALVES_ABOVE", 0)
+        fast = _outcome(lambda: af.normalize_thrive(wire))
     exact = _outcome(lambda: af.normalize_thrive(read_body(wire)))
     if isinstance(exact, type):
         assert fast is exact
     else:
         pd.testing.assert_frame_equal(fast, exact)
+
+
+@st.composite
+def retyped(draw: st.DrawFn, record: Any, known: list[str]) -> list[Any]:
+    """Records of the documented shape, some holding a value of another kind under a
+    documented key (each renamed in a copy of the body)."""
+    records: list[Any] = [record(i) for i in range(draw(st.integers(4, 30)))]
+    # Mostly scalars, each declared beside its key; an object or a list is learnt from the
+    # first records (a body this small: inferred whole, read as one).
+    values = st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=6)
+    for i in draw(st.lists(st.integers(0, len(records) - 1), min_size=1, max_size=6)):
+        records[i][draw(st.sampled_from(known))] = draw(values | VALUES if i % 4 == 0 else values)
+    return records
+
+
+@PROPERTY
+@given(records=retyped(_thrive_record, THRIVE_KEYS), indent=st.sampled_from([None, 1]))
+def test_thrive_values_of_another_kind_read_in_halves_give_the_exact_paths_frame(records, indent):
+    wire = _wire({"results": records, "pagination": {"page": 1}}, b"", indent=indent)
+    _thrive_fast_is_exact(wire, halves=True)
 
 
 @PROPERTY
@@ -185,6 +221,98 @@ def test_thrive_drift_is_read_by_arrow_and_kept_in_extra(drift):
     _, key, value = DRIFTS[drift]
     assert json.loads(df["extra"][1]) == {key or "apiControlled": value}
     assert pd.isna(df["api_controlled"][1]) == (key is None)
+
+
+@pytest.fixture
+def halved_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every body is big enough to be copied as halves; the first half's length, per read of
+    the halves that succeeded."""
+    monkeypatch.setattr(thrive_arrow, "_HALVES_ABOVE", 0)
+    reads: list[int] = []
+    halves = thrive_arrow._HALVES
+
+    def read(body: bytes, schema: Any, first: int) -> Any:
+        table = halves.read(body, schema, first)
+        reads.append(first)
+        return table
+
+    monkeypatch.setattr(thrive_arrow, "_HALVES", Halves(halves.cut, read))
+    return reads
+
+
+@pytest.mark.parametrize("indent", [None, 1], ids=["compact", "pretty"])
+def test_thrive_values_renamed_in_a_big_body_are_read_as_two_halves_side_by_side(
+    halved_reads, indent
+):
+    # Records past the first sample an unknown key is learnt from (a smaller body is inferred
+    # whole, and a value of another kind in the sample fails the learning).
+    records = [{**_thrive_record(i), "name": "n" * 8_000} for i in range(40)]
+    records[1]["meta"] = {"owner": "x"}  # learnt from the first records, not renamed
+    records[12]["apiControlled"] = "yes"  # in the first half
+    records[30]["apiControlled"] = "no"  # ... and the second
+    records[14]["category"] = 7  # renamed once the halves are made: the split moves on
+    wire = json.dumps({"results": records, "pagination": {"page": 1}}, indent=indent).encode()
+    page = parse_arrow(wire)
+    assert page is not None
+    # The last read, the one that succeeded, was of the halves: in a pretty body, only a
+    # split where the first half really ends finds no newline of its own to split at.
+    assert len(halved_reads) == 1
+    assert isinstance(page.columns["id"], pa.ChunkedArray)
+    assert page.columns["id"].num_chunks == 2
+    assert page.pagination is not None  # the second half's
+    assert page.pagination["page"] == 1
+    df = af.normalize_thrive(wire)
+    pd.testing.assert_frame_equal(df, af.normalize_thrive(records))
+    assert json.loads(df["extra"][12]) == {"apiControlled": "yes"}
+    assert json.loads(df["extra"][30]) == {"apiControlled": "no"}
+    assert json.loads(df["extra"][14]) == {"category": 7}
+    assert json.loads(df["extra"][1]) == {"meta": {"owner": "x"}}
+
+
+def test_thrive_halves_that_do_not_read_are_read_again_as_the_body_came(monkeypatch):
+    monkeypatch.setattr(thrive_arrow, "_HALVES_ABOVE", 0)
+
+    def broken(body: bytes, schema: Any, first: int) -> Any:
+        raise pa.ArrowInvalid("JSON parse error: Missing a closing quotation mark in string.")
+
+    monkeypatch.setattr(thrive_arrow, "_HALVES", Halves(thrive_arrow._cut, broken))
+    records = [_thrive_record(i) for i in range(40)]
+    records[5]["apiControlled"] = "yes"
+    wire = json.dumps({"results": records}).encode()
+    assert parse_arrow(wire) is not None  # renamed again, in one copy read whole
+    df = af.normalize_thrive(wire)
+    pd.testing.assert_frame_equal(df, af.normalize_thrive(records))
+
+
+def test_thrive_halves_split_inside_a_string_are_read_again_whole(halved_reads):
+    # A string that ends in a record's end (`"x}, {"`) looks like the place between two: where
+    # the split lands in one, neither half reads, and the body is renamed again, not halved.
+    for pad in range(0, 400, 7):
+        records = [{**_thrive_record(i), "type": "x}, {"} for i in range(40)]
+        records[0]["name"] = "p" * pad  # moves the middle through the records
+        records[5]["apiControlled"] = "yes"
+        wire = json.dumps({"results": records}).encode()
+        cut = thrive_arrow._cut(wire)
+        assert cut is not None
+        if wire[cut.end : cut.end + 3] == b'{",':  # the `{` and the string's closing quote
+            break
+    else:
+        pytest.fail("no middle fell inside a string")
+    assert parse_arrow(wire) is not None
+    assert halved_reads == []
+    df = af.normalize_thrive(wire)
+    pd.testing.assert_frame_equal(df, af.normalize_thrive(read_body(wire)))
+    assert json.loads(df["extra"][5]) == {"apiControlled": "yes"}
+
+
+def test_thrive_halves_are_not_made_where_the_opening_is_renamed(halved_reads):
+    # The second half repeats the body's opening as it came: with a rename in it, no halves.
+    wire = json.dumps(
+        {"pagination": {"page": "1"}, "results": [_thrive_record(i) for i in range(40)]}
+    ).encode()
+    assert parse_arrow(wire) is not None
+    assert halved_reads == []
+    pd.testing.assert_frame_equal(af.normalize_thrive(wire), af.normalize_thrive(read_body(wire)))
 
 
 @pytest.mark.parametrize("drift", list(DRIFTS), ids=list(DRIFTS))

@@ -53,6 +53,7 @@ def read_json(
     unknown: Literal["error", "infer"] = "error",
     threads: bool = True,
     pool: pa.MemoryPool | None = None,
+    first_block: int | None = None,
 ) -> pa.Table:
     """``data`` read by Arrow's JSON reader in one block, held to ``schema``, where it lies
     (not copied into the reader first).
@@ -66,17 +67,25 @@ def read_json(
             thread of its own gains nothing from more). Measured per source: each keeps the
             setting its body reads fastest and smallest with.
         pool: the memory pool the columns come from (default Arrow's).
+        first_block: ``data`` is two documents, the first its first ``first_block`` bytes
+            ending in a newline, the second no longer: each is a block, read on a thread of
+            Arrow's pool of its own, a row each (see :func:`._drift.read_drifted`).
 
     Raises:
         pyarrow.ArrowInvalid: (and the rest of :data:`READ_ERRORS`) the body does not fit.
     """
+    # One block, found whole by parsing it; or two, split at the newline that ends the first
+    # (the last in its block, and the second block is the last: no other newline matters).
+    block = len(data) + 1 if first_block is None else first_block
     return pa_json.read_json(
         pa.BufferReader(pa.py_buffer(data)),
-        read_options=pa_json.ReadOptions(use_threads=threads, block_size=len(data) + 1),
+        read_options=pa_json.ReadOptions(
+            use_threads=threads or first_block is not None, block_size=block
+        ),
         parse_options=pa_json.ParseOptions(
             explicit_schema=schema,
             unexpected_field_behavior=unknown,
-            newlines_in_values=True,
+            newlines_in_values=first_block is None,
         ),
         memory_pool=pool,
     )

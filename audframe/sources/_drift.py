@@ -16,6 +16,11 @@ drift are taken in instead, each costing a rewrite or a retry of the read, not t
   once the body is known not to nest deeper than Arrow's inference survives.
 - **Two kinds under one unknown key**: split by the same renaming.
 
+A rename copies the body. A big body (:class:`Halves`) is copied as two documents instead,
+split between two records past its middle, and Arrow reads each on a thread of its own: the
+copy a rename makes anyway buys a second core. A body read as it came is read in place, on
+one thread (splitting it would copy it, its size again in memory).
+
 What Arrow reads is used only where it is exactly what JSON had (:func:`exact_values`): strings,
 booleans, 64-bit integers, lists and objects of those. A double (``1`` and ``1.0`` look alike, a
 big integer lost digits), an inferred timestamp (the text is gone) or an object whose keys Arrow
@@ -45,7 +50,9 @@ Reader = Callable[[bytes, pa.Schema, Literal["error", "infer"]], pa.Table]
 __all__ = [
     "MAX_INFER_DEPTH",
     "SAMPLE_BYTES",
+    "Cut",
     "Drifted",
+    "Halves",
     "Reader",
     "exact_values",
     "nesting",
@@ -100,6 +107,29 @@ class Drifted:
     table: pa.Table
     aliases: dict[str, str] = field(default_factory=dict)  # alias -> original key
     body: bytes = b""  # as read, with the aliases in it (unknown keys only: empty otherwise)
+    documents: int = 1  # the table's rows: 2 where the body was copied as two (:class:`Halves`)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Where a body splits into two documents: its bytes ``start:end`` (between two records, a
+    comma and the spaces about it) give way to ``closing`` (the first's end and a newline) and
+    ``opening`` (the second's start: the body's own first bytes, up to its list's ``[``)."""
+
+    start: int
+    end: int
+    opening: bytes
+    closing: bytes
+
+
+@dataclass(frozen=True)
+class Halves:
+    """How a source's body is copied as two documents read side by side, once it is copied
+    anyway (a rename): where it splits (None: it does not, or is too small to gain), and the
+    read of both, given the first's length (:func:`._arrow.read_json`'s ``first_block``)."""
+
+    cut: Callable[[bytes], Cut | None]
+    read: Callable[[bytes, pa.Schema, int], pa.Table]
 
 
 def read_drifted(
@@ -109,6 +139,7 @@ def read_drifted(
     read: Reader,
     first: Callable[[bytes, int], bytes | None],
     failed: BaseException | None = None,
+    halves: Halves | None = None,
 ) -> Drifted | None:
     """``body`` read against ``schema`` whatever drifted, or None where Arrow cannot.
 
@@ -128,16 +159,24 @@ def read_drifted(
         first: the body's first records as a body of their own, of about the bytes given, or
             None.
         failed: the error a read of ``body`` against ``schema`` already raised, if one did.
+        halves: how the body is copied as two documents once a rename copies it.
     """
+    given, documented = body, schema
     nonce = secrets.token_hex(6)
     aliases: dict[str, str] = {}
     thorough: set[str] = set()
     unknown: Literal["error", "infer"] = "error"
     samples = list(SAMPLE_BYTES)
+    block: int | None = None  # where the body's first document ends, once it is two
+    side_by_side = False  # ... and they are read so (the second no longer than the first)
     for _ in range(_TRIES):
         if failed is None:
             try:
-                table = read(body, schema, unknown)
+                if side_by_side and unknown == "error" and halves is not None:
+                    assert block is not None
+                    table = halves.read(body, schema, block)
+                else:
+                    table = read(body, schema, unknown)
             except READ_ERRORS as exc:
                 failed = exc
             else:
@@ -147,9 +186,13 @@ def read_drifted(
                     if not declared.equals(schema):
                         schema = declared
                         continue
-                return Drifted(table, aliases, body)
+                return Drifted(table, aliases, body, documents=1 if block is None else 2)
         message = str(failed)
         failed = None
+        if side_by_side and not ("unexpected field" in message or _CHANGED.search(message)):
+            # Split where a string or a nested list ends in what looks like a record's end,
+            # or the body is not JSON: either way, it is read again as it came, whole.
+            return read_drifted(given, documented, read=read, first=first)
         if "unexpected field" in message and unknown == "error":
             learnt = None
             while learnt is None and samples:
@@ -176,14 +219,18 @@ def read_drifted(
         if key == "[]" or kind not in _STARTS or alias in thorough:
             return None  # a record or list item of another kind, or no progress
         # Renamed first as serialisers write keys; where that left one, in every spelling.
-        count = 0
-        if alias not in aliases:
-            body, count = _rename(body, key, kind, alias, thorough=False)
-        if not count:
-            body, count = _rename(body, key, kind, alias, thorough=True)
+        name, new = dumps(key).encode(), dumps(alias).encode()
+        places = [] if alias in aliases else _places(body, name, kind, thorough=False)
+        if not places:
+            places = _places(body, name, kind, thorough=True)
             thorough.add(alias)
-        if not count:
+        if not places:
             return None  # the key is written in a way the rename does not find
+        cut = None
+        if block is None and halves is not None:
+            cut = halves.cut(body)
+        body, block = _renamed(body, places, name, new, cut=cut, block=block)
+        side_by_side = block is not None and len(body) - block <= block
         if alias in aliases:
             continue
         aliases[alias] = key
@@ -262,17 +309,15 @@ def _as_read(inferred: pa.DataType) -> pa.DataType | None:
     return inferred
 
 
-def _rename(body: bytes, key: str, kind: str, alias: str, *, thorough: bool) -> tuple[bytes, int]:
-    """``body`` with each ``"key":`` whose value is of ``kind`` renamed to ``"alias":``.
+def _places(body: bytes, name: bytes, kind: str, *, thorough: bool) -> list[int]:
+    """Where the key ``name`` (as JSON text) starts, in order, wherever its value is of ``kind``.
 
     Only a key can be a quoted name followed by a colon: in a string every quote is escaped,
-    which is why a match after a backslash (part of a longer key) is left alone. A regular
+    which is why a match after a backslash (part of a longer key) is left out. A regular
     expression finds every spelling but crawls (a third of a read); unless ``thorough``, the
     key is looked for at memory speed (:func:`._search.find_all`) as the body's first such key
     is written (``"key":"``, ``"key": "``, ...): a retry shows where another spelling was left.
     """
-    name = dumps(key).encode()
-    new = dumps(alias).encode()
     firsts = _FIRST_BYTES.get(kind)
     if thorough or firsts is None:
         pattern = re.compile(re.escape(name) + b"(?=" + _VALUE_OF[kind].pattern + b")")
@@ -283,17 +328,43 @@ def _rename(body: bytes, key: str, kind: str, alias: str, *, thorough: bool) -> 
         spellings = [written.group()] if written else [b":", b": "]
         tokens = [name + sep + first for sep in spellings for first in firsts]
         places = sorted(at for token in tokens for at in find_all(body, token))
-    places = [at for at in places if not at or body[at - 1] != 0x5C]
-    if not places:
-        return body, 0
+    return [at for at in places if not at or body[at - 1] != 0x5C]
+
+
+def _renamed(
+    body: bytes,
+    places: list[int],
+    name: bytes,
+    new: bytes,
+    *,
+    cut: Cut | None = None,
+    block: int | None = None,
+) -> tuple[bytes, int | None]:
+    """``body`` with ``name`` at each of ``places`` written ``new``, in one copy; split there
+    into two documents at ``cut`` where both halves then take about as long to read. Returns
+    where the first document ends (``block``, moved by the renames before it), or None.
+    """
+    grow = len(new) - len(name)
+    edits = [(at, at + len(name), new) for at in places]
+    if cut is not None and block is None and places[0] >= len(cut.opening):
+        # The second document opens with the body's first bytes as they were: none renamed.
+        before = sum(1 for at in places if at < cut.start)
+        first = cut.start + before * grow + len(cut.closing)
+        size = len(body) + grow * len(places) + len(cut.closing) + len(cut.opening)
+        if size - (cut.end - cut.start) - first <= first:
+            edits.append((cut.start, cut.end, cut.closing + cut.opening))
+            edits.sort()
+            block = first
+    elif block is not None:
+        block += grow * sum(1 for at in places if at < block)
     view = memoryview(body)
     out: list[bytes | memoryview] = []
     last = 0
-    for at in places:
-        out += [view[last:at], new]
-        last = at + len(name)
+    for start, end, text in edits:
+        out += [view[last:start], text]
+        last = end
     out.append(view[last:])
-    return b"".join(out), len(places)
+    return b"".join(out), block
 
 
 def _declare(schema: pa.Schema, key: str, alias: str, type_: pa.DataType) -> pa.Schema:

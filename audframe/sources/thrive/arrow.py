@@ -28,7 +28,9 @@ from .._arrow import (
     spans,
 )
 from .._drift import (
+    Cut,
     Drifted,
+    Halves,
     exact_values,
     nesting,
     plain_texts,
@@ -75,6 +77,9 @@ _RELEASE_ABOVE = 8 << 20  # bytes of body
 # A page (a few hundred kB) parses 40% quicker on its own thread than handed to Arrow's pool
 # and waited for; the loader's workers parse several pages side by side already.
 _THREADS_ABOVE = 4 << 20
+# A body a rename copies is copied as two documents read side by side above this (its copy and
+# Arrow's threads cost more than they save on a page).
+_HALVES_ABOVE = _THREADS_ABOVE
 
 
 PIECE_BYTES = 64 << 20  # about the size of each piece of a body read in pieces
@@ -100,13 +105,23 @@ def parse_arrow(body: bytes) -> Page | None:
     drifted = _read_arrow(body)
     if drifted is None:
         return None
-    table, aliases = drifted.table, drifted.aliases
-    if table.num_rows != 1:
+    table = drifted.table
+    if table.num_rows != drifted.documents:
+        return None  # more than one object in the body
+    # A row per document: the body, or the two halves of its copy (each a chunk of its own).
+    pages = [_page(table.slice(row, 1), drifted.aliases) for row in range(table.num_rows)]
+    if any(page is None for page in pages):
         return None
-    results = table.column("results").chunk(0)
-    if results.null_count:
+    return pages[0] if len(pages) == 1 else _joined([p for p in pages if p is not None])
+
+
+def _page(table: pa.Table, aliases: dict[str, str]) -> Page | None:
+    """The page one document holds (a table of one row), or None where Arrow may not have read
+    it exactly."""
+    results = next((c for c in table.column("results").chunks if len(c)), None)
+    if results is None or results.null_count:
         return None  # no `results`: let the exact path say what is wrong
-    records = results.values
+    records = results.flatten()  # the row's own records (``values`` ignores a slice)
     if records.null_count:
         return None  # a record that is not an object: the exact path says which
     fields: dict[str, pa.Array] = dict(zip(records.type.names, records.flatten(), strict=True))
@@ -140,7 +155,7 @@ def parse_arrow(body: bytes) -> Page | None:
     columns |= {col: parent_fields[key] for key, col in PARENT_KEYS.items()}
     for key, col in TIME_KEYS.items():
         columns[col] = timestamps(fields[key], key, extra)
-    pagination = table.column("pagination").chunk(0)[0].as_py()
+    pagination = next(c for c in table.column("pagination").chunks if len(c))[0].as_py()
     if text is None:
         return Page(columns, list(extra), pagination)
     if extra.count(None) < len(extra):  # a date that is not one is in extra too
@@ -198,8 +213,16 @@ def parse_pieces(body: bytes) -> Page:
         if page is None:
             raise _unsplit(body)
         pieces.append(page)
+    return _joined(pieces)
+
+
+def _joined(pieces: list[Page]) -> Page:
+    """The pages of one body's pieces as one: its pagination is the last piece that has it."""
     pagination = next((p.pagination for p in reversed(pieces) if p.pagination), None)
     columns = {col: pa.chunked_array([p.columns[col] for p in pieces]) for col in pieces[0].columns}
+    texts = [p.extra for p in pieces if isinstance(p.extra, pa.Array)]
+    if len(texts) == len(pieces):  # a key every record gained, as text: kept so
+        return Page(columns, pa.concat_arrays(texts), pagination)
     extra = [row for p in pieces for row in _rows(p.extra)]
     return Page(columns, extra, pagination)
 
@@ -239,7 +262,9 @@ def _read_arrow(body: bytes) -> Drifted | None:
         return Drifted(_arrow_json(body, _ARROW_BODY))
     except READ_ERRORS as exc:
         failed = exc
-    return read_drifted(body, _ARROW_BODY, read=_arrow_json, first=_first, failed=failed)
+    return read_drifted(
+        body, _ARROW_BODY, read=_arrow_json, first=_first, failed=failed, halves=_HALVES
+    )
 
 
 def _first(body: bytes, size: int) -> bytes | None:
@@ -248,11 +273,34 @@ def _first(body: bytes, size: int) -> bytes | None:
     return None if start is None else first_piece(body, start.end(), size, _SPLIT)
 
 
+def _cut(body: bytes) -> Cut | None:
+    """Where a big body's copy splits into two documents (:class:`.._drift.Halves`): between
+    two records, past the middle by the opening the second repeats, so the first is the
+    longer; None for a body a page's size (the loader's workers read those side by side)."""
+    if len(body) <= _HALVES_ABOVE:
+        return None
+    start = _RESULTS.search(body, 0, _HEAD_BYTES)
+    if start is None:
+        return None
+    between = _SPLIT.search(body, (len(body) + start.end()) // 2)
+    if between is None:
+        return None
+    return Cut(between.start() + 1, between.end(), body[: start.end()], b"]}\n")
+
+
 def _arrow_json(
-    body: bytes, schema: pa.Schema, unknown: Literal["error", "infer"] = "error"
+    body: bytes,
+    schema: pa.Schema,
+    unknown: Literal["error", "infer"] = "error",
+    *,
+    first_block: int | None = None,
 ) -> pa.Table:
     try:
-        return read_json(body, schema, unknown=unknown, threads=len(body) > _THREADS_ABOVE)
+        threads = len(body) > _THREADS_ABOVE
+        return read_json(body, schema, unknown=unknown, threads=threads, first_block=first_block)
     finally:
         if len(body) > _RELEASE_ABOVE:
             release_memory()  # before the columns are built, not after
+
+
+_HALVES = Halves(_cut, lambda body, schema, first: _arrow_json(body, schema, first_block=first))
