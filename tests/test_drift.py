@@ -9,6 +9,8 @@ are not objects, integers past 64 bits, values that cannot be read, nesting thou
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -21,14 +23,17 @@ from hypothesis import strategies as st
 import audframe as af
 from audframe import normalize_unless
 from audframe._json import read_body
+from audframe.sandbox import Sandbox
 from audframe.sources._drift import Halves
 from audframe.sources.thrive import arrow as thrive_arrow
 from audframe.sources.thrive.arrow import parse_arrow
+from audframe.sources.thrive.normalize import frame, parse_page
 from audframe.sources.unless import arrow as unless_arrow
 from audframe.sources.unless.arrow import from_arrow
 
 from .test_hostile import run_apart
 
+DATA = Path(__file__).resolve().parent.parent / "data"
 PROPERTY = settings(
     max_examples=120,
     deadline=None,
@@ -313,6 +318,138 @@ def test_thrive_halves_are_not_made_where_the_opening_is_renamed(halved_reads):
     assert parse_arrow(wire) is not None
     assert halved_reads == []
     pd.testing.assert_frame_equal(af.normalize_thrive(wire), af.normalize_thrive(read_body(wire)))
+
+
+# ---- a load's pages: what one page learns, the next is read for at once ------------------------
+
+
+@PROPERTY
+@given(
+    pages=st.lists(drifted(_thrive_record, THRIVE_KEYS), min_size=2, max_size=4),
+    raw=st.sampled_from(UNREADABLE),
+)
+def test_thrive_pages_read_with_what_the_pages_before_learnt_give_the_exact_paths_frame(pages, raw):
+    learnt = thrive_arrow.learning()
+    for records in pages:
+        wire = _wire({"results": records}, raw)
+        fast = _page_outcome(lambda: parse_page(wire, learnt=learnt))  # noqa: B023
+        exact = _page_outcome(lambda: parse_page(read_body(wire)))  # noqa: B023
+        if isinstance(exact, type):
+            assert fast is exact
+        else:
+            pd.testing.assert_frame_equal(fast, exact)
+
+
+def _page_outcome(parse: Any) -> Any:
+    """The page's frame, or the error a page that is not this endpoint's shape raises."""
+    try:
+        return frame([parse()], None)
+    except (ValueError, af.InputError) as exc:
+        return type(exc)
+
+
+def _reads(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every read Arrow makes of a Thrive body, by the schema it is read against."""
+    reads: list[Any] = []
+    read = thrive_arrow._arrow_json
+
+    def counted(body: bytes, schema: Any, *args: Any, **kwargs: Any) -> Any:
+        reads.append(schema)
+        return read(body, schema, *args, **kwargs)
+
+    monkeypatch.setattr(thrive_arrow, "_arrow_json", counted)
+    return reads
+
+
+def test_a_key_a_page_gained_is_learnt_once_for_the_pages_after_it(monkeypatch):
+    reads = _reads(monkeypatch)
+    learnt = thrive_arrow.learning()
+    pages = []
+    for page in range(3):
+        # Past the first sample, so the first page learns its keys from samples, not whole.
+        records = [{**_thrive_record(page * 300 + i), "name": "n" * 300} for i in range(300)]
+        records[250]["meta"] = {"owner": f"o{page}"}
+        records[260]["apiControlled"] = "yes"
+        pages.append(records)
+    for page, records in enumerate(pages):
+        reads.clear()
+        wire = json.dumps({"results": records}).encode()
+        got = frame([parse_page(wire, learnt=learnt)], None)
+        pd.testing.assert_frame_equal(got, af.normalize_thrive(records))
+        assert json.loads(got["extra"][250]) == {"meta": {"owner": f"o{page}"}}
+        assert json.loads(got["extra"][260]) == {"apiControlled": "yes"}
+        if page:  # renamed before it is read, against the key learnt: one read
+            assert len(reads) == 1
+        else:  # a failed read, samples learnt, the renamed body read
+            assert len(reads) > 2
+    assert learnt.retyped == {("apiControlled", "string")}
+    assert "meta" in learnt.schema.field("results").type.value_type.names
+
+
+def test_a_drifted_tenant_loads_through_the_sandbox_as_the_exact_path_reads_it(tmp_path):
+    # Pages fetched side by side, each worker learning into the load's one Learnt.
+    records = [{**_thrive_record(i), "name": f"Audience {i}"} for i in range(400)]
+    for i in range(0, 400, 37):
+        records[i]["meta"] = {"owner": f"o{i}", "tags": [i]}
+    for i in range(5, 400, 53):
+        records[i]["apiControlled"] = "yes"
+    for i in range(9, 400, 2):
+        records[i]["region"] = "eu"
+    root = tmp_path / "data"
+    shutil.copytree(DATA / "thrive", root / "thrive")
+    shutil.copytree(DATA / "unless", root / "unless")
+    (root / "thrive" / "audiences.json").write_text(json.dumps(records))
+    with Sandbox(root=root) as sb:
+        df = af.load_thrive_audiences(**sb.thrive_kwargs(), per_page=20, max_workers=4)
+    want = af.normalize_thrive(records)
+    pd.testing.assert_frame_equal(df[want.columns].reset_index(drop=True), want)
+    assert json.loads(df["extra"][74]) == {"meta": {"owner": "o74", "tags": [74]}}
+    assert json.loads(df["extra"][58]) == {"apiControlled": "yes"}
+
+
+def test_what_two_workers_learnt_side_by_side_is_kept_whole():
+    # Both pages began before either was learnt from: the second teaches a schema without
+    # the first's key, which is kept all the same.
+    pages = []
+    for key in ("meta", "region"):
+        records = [_thrive_record(i) for i in range(4)]
+        records[1][key] = {"owner": "x"} if key == "meta" else "eu"
+        records[2]["apiControlled"] = "yes" if key == "meta" else 7
+        pages.append(thrive_arrow._read_arrow(json.dumps({"results": records}).encode()))
+    learnt = thrive_arrow.learning()
+    for drifted in pages:
+        assert drifted is not None
+        learnt.learn(drifted)
+    names = learnt.schema.field("results").type.value_type.names
+    assert {"meta", "region"} <= set(names)
+    assert not [n for n in names if "\x00" in n]  # no body's alias
+    assert learnt.retyped == {("apiControlled", "string"), ("apiControlled", "number")}
+
+
+def test_a_learnt_key_a_page_holds_as_another_kind_is_still_read_exactly(monkeypatch):
+    learnt = thrive_arrow.learning()
+    first = [_thrive_record(i) for i in range(4)]
+    first[1]["meta"] = {"owner": "x"}
+    parse_page(json.dumps({"results": first}).encode(), learnt=learnt)
+    then = [_thrive_record(i) for i in range(4)]
+    then[2]["meta"] = "a string now"
+    then[3]["apiControlled"] = 7
+    wire = json.dumps({"results": then}).encode()
+    got = frame([parse_page(wire, learnt=learnt)], None)
+    pd.testing.assert_frame_equal(got, af.normalize_thrive(then))
+    assert json.loads(got["extra"][2]) == {"meta": "a string now"}
+
+
+def test_a_load_learns_no_more_than_its_cap_of_keys(monkeypatch):
+    monkeypatch.setattr("audframe.sources._drift.MAX_LEARNT_FIELDS", 2)
+    learnt = thrive_arrow.learning()
+    for page in range(6):  # a server with a new key on every page
+        records = [{**_thrive_record(i), f"key{page}": "x"} for i in range(4)]
+        wire = json.dumps({"results": records}).encode()
+        got = frame([parse_page(wire, learnt=learnt)], None)
+        pd.testing.assert_frame_equal(got, af.normalize_thrive(records))
+    learnt_keys = [n for n in learnt.schema.field("results").type.value_type.names if "key" in n]
+    assert learnt_keys == ["key0", "key1"]
 
 
 @pytest.mark.parametrize("drift", list(DRIFTS), ids=list(DRIFTS))

@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,6 +54,7 @@ __all__ = [
     "Cut",
     "Drifted",
     "Halves",
+    "Learnt",
     "Reader",
     "exact_values",
     "nesting",
@@ -108,6 +110,86 @@ class Drifted:
     aliases: dict[str, str] = field(default_factory=dict)  # alias -> original key
     body: bytes = b""  # as read, with the aliases in it (unknown keys only: empty otherwise)
     documents: int = 1  # the table's rows: 2 where the body was copied as two (:class:`Halves`)
+    schema: pa.Schema | None = None  # what it was read against, what was inferred declared
+    retyped: frozenset[tuple[str, str]] = frozenset()  # (key, kind) renamed to a scalar alias
+    taught: bool = False  # whether it learnt what the schema and ``expect`` given did not hold
+
+
+class Learnt:
+    """The keys a load's pages gained, learnt once for all of them: each page is read first
+    against what the pages before it taught (:func:`read_drifted` then learns only what is new
+    to it), so a key the vendor added costs a page one read, not a failed read, samples and a
+    read. Shared by a load's workers (a lock about each change); a page reads the schema as it
+    was when it began.
+
+    Aliases are not kept (a body's own), and at most :data:`MAX_LEARNT_FIELDS` keys beyond the
+    documented ones: a server sending a new key on every page cannot slow every read for good.
+    A learnt key a page does not hold costs its read a column of nulls.
+    """
+
+    def __init__(self, documented: pa.Schema) -> None:
+        self.schema = documented
+        #: (key, kind): values of a scalar kind other than the key's, renamed in each body
+        #: that holds them before its first read (:func:`read_drifted`'s ``expect``).
+        self.retyped: frozenset[tuple[str, str]] = frozenset()
+        self._documented = _count(documented)
+        self._lock = threading.Lock()
+
+    def learn(self, drifted: Drifted) -> None:
+        """Keep what ``drifted`` was read against (its aliases left out) beside what is kept."""
+        if drifted.schema is None:
+            return
+        read = _without(drifted.schema, set(drifted.aliases))
+        with self._lock:  # another worker may have learnt a key since this page began
+            merged = pa.schema(_union(pa.struct(list(self.schema)), pa.struct(list(read))))
+            retyped = self.retyped | drifted.retyped
+            if _count(merged) + len(retyped) - self._documented <= MAX_LEARNT_FIELDS:
+                self.schema, self.retyped = merged, retyped
+
+
+#: Keys a load learns beyond the documented ones (nested keys each count, and each key and
+#: kind renamed).
+MAX_LEARNT_FIELDS = 64
+
+
+def _union(kept: pa.DataType, more: pa.DataType) -> pa.DataType:
+    """``kept`` with the keys ``more`` declares beyond it, in every struct (``kept``'s type
+    where both declare a key)."""
+    if pa.types.is_struct(kept) and pa.types.is_struct(more):
+        fields = [
+            f.with_type(_union(f.type, more.field(f.name).type)) if f.name in more.names else f
+            for f in kept
+        ]
+        return pa.struct(fields + [f for f in more if f.name not in kept.names])
+    if pa.types.is_list(kept) and pa.types.is_list(more):
+        return pa.list_(kept.value_field.with_type(_union(kept.value_type, more.value_type)))
+    return kept
+
+
+def _count(schema: pa.Schema) -> int:
+    """The fields of ``schema``, at every depth."""
+
+    def count(t: pa.DataType) -> int:
+        if pa.types.is_struct(t):
+            return sum(1 + count(f.type) for f in t)
+        if pa.types.is_list(t):
+            return count(t.value_type)
+        return 0
+
+    return sum(1 + count(f.type) for f in schema)
+
+
+def _without(schema: pa.Schema, names: Collection[str]) -> pa.Schema:
+    """``schema`` without the fields named ``names``, at every depth."""
+
+    def walk(t: pa.DataType) -> pa.DataType:
+        if pa.types.is_struct(t):
+            return pa.struct([f.with_type(walk(f.type)) for f in t if f.name not in names])
+        if pa.types.is_list(t):
+            return pa.list_(t.value_field.with_type(walk(t.value_type)))
+        return t
+
+    return pa.schema([f.with_type(walk(f.type)) for f in schema if f.name not in names])
 
 
 @dataclass(frozen=True)
@@ -140,6 +222,7 @@ def read_drifted(
     first: Callable[[bytes, int], bytes | None],
     failed: BaseException | None = None,
     halves: Halves | None = None,
+    expect: Collection[tuple[str, str]] = (),
 ) -> Drifted | None:
     """``body`` read against ``schema`` whatever drifted, or None where Arrow cannot.
 
@@ -160,15 +243,36 @@ def read_drifted(
             None.
         failed: the error a read of ``body`` against ``schema`` already raised, if one did.
         halves: how the body is copied as two documents once a rename copies it.
+        expect: (key, kind) pairs earlier bodies held values of another scalar kind under
+            (:attr:`Learnt.retyped`): renamed before the first read, where this body holds
+            them, so that read is the only one.
     """
     given, documented = body, schema
     nonce = secrets.token_hex(6)
     aliases: dict[str, str] = {}
+    retyped: set[tuple[str, str]] = set()
+    taught = False
     thorough: set[str] = set()
     unknown: Literal["error", "infer"] = "error"
     samples = list(SAMPLE_BYTES)
     block: int | None = None  # where the body's first document ends, once it is two
     side_by_side = False  # ... and they are read so (the second no longer than the first)
+
+    def rename(name: bytes, new: bytes, places: list[int]) -> None:
+        nonlocal body, block, side_by_side
+        cut = halves.cut(body) if block is None and halves is not None else None
+        body, block = _renamed(body, places, name, new, cut=cut, block=block)
+        side_by_side = block is not None and len(body) - block <= block
+
+    for key, kind in expect:
+        alias = f"{key}\x00{nonce}{kind}"
+        name, new = dumps(key).encode(), dumps(alias).encode()
+        places = _places(body, name, kind, thorough=False) if kind in _ALIAS_TYPES else []
+        if places:
+            rename(name, new, places)
+            aliases[alias] = key
+            retyped.add((key, kind))
+            schema = _declare(schema, key, alias, _ALIAS_TYPES[kind])
     for _ in range(_TRIES):
         if failed is None:
             try:
@@ -180,19 +284,23 @@ def read_drifted(
             except READ_ERRORS as exc:
                 failed = exc
             else:
-                if unknown == "infer" and _holds_timestamp(table.schema):
-                    # An inferred timestamp lost its text: declared as text and read again.
-                    declared = _declared(schema, table.schema)
-                    if not declared.equals(schema):
-                        schema = declared
-                        continue
-                return Drifted(table, aliases, body, documents=1 if block is None else 2)
+                declared = schema if unknown == "error" else _declared(schema, table.schema)
+                # An inferred timestamp lost its text: declared as text and read again.
+                timestamp = unknown == "infer" and _holds_timestamp(table.schema)
+                if timestamp and not declared.equals(schema):
+                    schema = declared
+                    continue
+                documents = 1 if block is None else 2
+                taught = taught or unknown == "infer"
+                return Drifted(
+                    table, aliases, body, documents, declared, frozenset(retyped), taught
+                )
         message = str(failed)
         failed = None
         if side_by_side and not ("unexpected field" in message or _CHANGED.search(message)):
             # Split where a string or a nested list ends in what looks like a record's end,
             # or the body is not JSON: either way, it is read again as it came, whole.
-            return read_drifted(given, documented, read=read, first=first)
+            return read_drifted(given, documented, read=read, first=first, expect=expect)
         if "unexpected field" in message and unknown == "error":
             learnt = None
             while learnt is None and samples:
@@ -204,7 +312,7 @@ def read_drifted(
                     break
                 learnt = None if sample is None else _learn(sample, schema, read)
             if learnt is not None:
-                schema = learnt
+                schema, taught = learnt, True
                 continue
             if not shallow(body):
                 return None
@@ -226,15 +334,13 @@ def read_drifted(
             thorough.add(alias)
         if not places:
             return None  # the key is written in a way the rename does not find
-        cut = None
-        if block is None and halves is not None:
-            cut = halves.cut(body)
-        body, block = _renamed(body, places, name, new, cut=cut, block=block)
-        side_by_side = block is not None and len(body) - block <= block
+        rename(name, new, places)
         if alias in aliases:
             continue
         aliases[alias] = key
+        taught = True
         if kind in _ALIAS_TYPES:
+            retyped.add((key, kind))
             schema = _declare(schema, key, alias, _ALIAS_TYPES[kind])
         else:
             samples = list(SAMPLE_BYTES)  # an object or a list: learnt as an unknown key's
@@ -386,6 +492,8 @@ def _declare(schema: pa.Schema, key: str, alias: str, type_: pa.DataType) -> pa.
 def exact_values(values: pa.Array, aliases: dict[str, str]) -> dict[int, Any] | None:
     """The non-null values of ``values``, by row, exactly as JSON had them; None where Arrow's
     reading may have changed one (see the module's docstring)."""
+    if values.null_count == len(values):
+        return {}  # a key learnt from other bodies that this one does not hold
     if not _exact_type(values.type, 0):
         return None
     try:

@@ -31,6 +31,7 @@ from .._drift import (
     Cut,
     Drifted,
     Halves,
+    Learnt,
     exact_values,
     nesting,
     plain_texts,
@@ -48,7 +49,7 @@ from .records import (
     timestamps,
 )
 
-__all__ = ["nesting", "parse_arrow", "parse_pieces", "read_page"]
+__all__ = ["learning", "nesting", "parse_arrow", "parse_pieces", "read_page"]
 
 _ARROW_BODY = pa.schema(
     [
@@ -89,20 +90,29 @@ _RESULTS = re.compile(rb'"results"[ \t\r\n]*:[ \t\r\n]*\[')
 _SPLIT = re.compile(rb'\}[ \t\r\n]*,[ \t\r\n]*(?=\{[ \t\r\n]*")')
 
 
-def read_page(data: bytes) -> Page | None:
+def read_page(data: bytes, learnt: Learnt | None = None) -> Page | None:
     """The fast path for a body on the wire; None where it cannot give the exact answer.
+
+    Args:
+        data: the body.
+        learnt: the keys the load's pages before it gained (:func:`learning`), if any.
 
     Raises:
         ValueError: a body too big for one read that does not split into records.
     """
-    return parse_arrow(data) if len(data) < MAX_ARROW_BODY else parse_pieces(data)
+    return parse_arrow(data, learnt) if len(data) < MAX_ARROW_BODY else parse_pieces(data)
 
 
-def parse_arrow(body: bytes) -> Page | None:
+def learning() -> Learnt:
+    """What a load's pages teach the pages after them: the documented shape, to begin with."""
+    return Learnt(_ARROW_BODY)
+
+
+def parse_arrow(body: bytes, learnt: Learnt | None = None) -> Page | None:
     """The fast path: Arrow's JSON reader. None where it cannot give the exact answer."""
     if not OPENS_OBJECT.match(body):
         return None  # a top-level `null` crashes Arrow's reader (a segfault), and is no body
-    drifted = _read_arrow(body)
+    drifted = _read_arrow(body, learnt)
     if drifted is None:
         return None
     table = drifted.table
@@ -252,19 +262,28 @@ def _piece(body: bytes) -> Page | None:
     return page_of(parsed)
 
 
-def _read_arrow(body: bytes) -> Drifted | None:
-    """The body as Arrow reads it against the documented shape, drift and all.
+def _read_arrow(body: bytes, learnt: Learnt | None = None) -> Drifted | None:
+    """The body as Arrow reads it against the documented shape (and the keys ``learnt``
+    holds), drift and all.
 
     The first read refuses unknown keys, which is safe at any depth and is the whole read for a
-    body of the documented shape; only a body that drifted is read again, per :mod:`.._drift`.
+    body of that shape; only a body that drifted is read again, per :mod:`.._drift`, and what
+    that learnt is kept in ``learnt``.
     """
-    try:
-        return Drifted(_arrow_json(body, _ARROW_BODY))
-    except READ_ERRORS as exc:
-        failed = exc
-    return read_drifted(
-        body, _ARROW_BODY, read=_arrow_json, first=_first, failed=failed, halves=_HALVES
+    schema = _ARROW_BODY if learnt is None else learnt.schema
+    expect = frozenset() if learnt is None else learnt.retyped
+    failed = None
+    if not expect:  # else the values of another type are renamed before any read
+        try:
+            return Drifted(_arrow_json(body, schema))
+        except READ_ERRORS as exc:
+            failed = exc
+    drifted = read_drifted(
+        body, schema, read=_arrow_json, first=_first, failed=failed, halves=_HALVES, expect=expect
     )
+    if learnt is not None and drifted is not None and drifted.taught:
+        learnt.learn(drifted)
+    return drifted
 
 
 def _first(body: bytes, size: int) -> bytes | None:

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from ..._extra import ExtraColumns, compile_extra_columns
 from ..._json import JSONDecodeError, dumps, dumps_rows, read_body
 from ...errors import InputError
-from .._drift import texts_at
+from .._drift import Learnt, texts_at
 from .arrow import read_page
 from .records import STRING, Page, page_of
 from .schema import AUDIENCES
@@ -56,8 +56,9 @@ def normalize_thrive(
     return df
 
 
-def parse_page(body: Any, *, keep_raw: bool = False) -> Page:
-    """One response body (or parsed body, or record list) as typed columns.
+def parse_page(body: Any, *, keep_raw: bool = False, learnt: Learnt | None = None) -> Page:
+    """One response body (or parsed body, or record list) as typed columns; ``learnt``: the
+    keys a load's pages before it gained (:func:`.arrow.learning`), read for at once.
 
     Raises ``ValueError`` when the body is not this endpoint's shape, so the HTTP core retries
     it as a malformed response.
@@ -67,7 +68,7 @@ def parse_page(body: Any, *, keep_raw: bool = False) -> Page:
             data = body.encode() if isinstance(body, str) else bytes(body)
         except UnicodeEncodeError:
             data = b""  # a lone surrogate: not UTF-8 Arrow could read, the exact path keeps it
-        page = read_page(data)
+        page = read_page(data, learnt)
         if page is not None:
             return page
     if isinstance(body, bytes | bytearray | memoryview | str):

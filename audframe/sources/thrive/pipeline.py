@@ -16,6 +16,7 @@ from ..._schema import arrow_to_pandas
 from ...errors import PaginationError, ResponseError
 from ...http import HttpClient
 from .._arrow import release_memory
+from .arrow import learning
 from .normalize import frame, parse_page, table
 from .paging import Pager
 from .records import Page
@@ -50,6 +51,7 @@ def fetch_pages(
     """
     pager = Pager(f"GET {client.base_url}{PATH}", per_page, max_pages)
     joined = Joined(extra)
+    learnt = learning()  # a key the vendor added, learnt from the first page that holds it
 
     def fetch(number: int, *, beside_first: bool = False) -> Page:
         params = {"page": number, "perPage": per_page, "apiControlled": api_controlled}
@@ -60,7 +62,7 @@ def fetch_pages(
 
             def read() -> Page:
                 with client.parsing:
-                    return parse_page(body, keep_raw=extra is not None)
+                    return parse_page(body, keep_raw=extra is not None, learnt=learnt)
 
             if beside_first:
                 return pager.read_beside_first(number, read)
