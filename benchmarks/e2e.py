@@ -3,6 +3,7 @@
     python benchmarks/e2e.py                      # 221,000 records, 4 workers, 1,000 per page
     python benchmarks/e2e.py --records 1000000    # the million-record tenant (minutes, GBs)
     python benchmarks/e2e.py --workers 8 --rounds 5
+    python benchmarks/e2e.py --drift object       # the tenant drifted as drift.py's bodies are
 
 Set-up, untimed: ``normalize.py``'s seeded Thrive records are written into a temporary data
 directory laid out like ``data/`` (``thrive/tenant.json``, ``thrive/audiences.json``, the Unless
@@ -27,6 +28,11 @@ Timed, each side in a fresh process, in interleaved rounds, best of ``--rounds``
 Each side's CPU time (the client process's, every thread, user and system; the sandbox's is
 not in it) is printed beside its wall time: on a machine of N cores, a side cannot take less
 than its CPU time over N, plus the server's share.
+
+With ``--drift``, every record is drifted as one of ``drift.py``'s Thrive bodies is (``object``:
+one record in 1,000 gains an object-valued key; ``type``: ``apiControlled: "yes"`` on one in
+1,000; ``flat``: a flat key on one in 1,000; ``flat-all``: on every record), so a load's pages
+drift as a vendor's would: compare its ratio with a clean run's.
 
 Issue 13's goal: audframe within 1.3x the bytes-only time. Peak memory is the peak resident
 size above the process's size right before the load, over the bytes the pages held (issue 13:
@@ -64,9 +70,11 @@ from _harness import (
     table,
     write_body,
 )
+from drift import SOURCES
 from normalize import thrive_records
 
 GOAL = 1.3  # audframe's time over the bytes-only time (issue 13)
+DRIFTS = dict(zip(["object", "type", "flat", "flat-all"], SOURCES["thrive"].drifts, strict=True))
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 _SERVE = r"""
@@ -139,10 +147,12 @@ def cpu_seconds() -> float:
 # ---- the run -----------------------------------------------------------------------------------
 
 
-def run(n: int, per_page: int, workers: int, rounds: int) -> tuple[str, str]:
-    """Both tables for a tenant of ``n`` records."""
+def run(n: int, per_page: int, workers: int, rounds: int, drift: str | None) -> tuple[str, str]:
+    """Both tables for a tenant of ``n`` records (drifted as ``DRIFTS[drift]``, if given)."""
     say(f"making {n:,} records")
     records = thrive_records(n, 0)
+    if drift is not None:
+        records = DRIFTS[drift].apply(records)[0]
     root = make_root(records)
     body = write_body(page_body(records, per_page), f"e2e-{n}")
     warmup = write_body(page_body(thrive_records(200, 1), 200), "e2e-warmup")
@@ -228,11 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=221_000, help="the tenant's records")
     parser.add_argument("--per-page", type=int, default=1000, help="rows asked per page")
     parser.add_argument("--workers", type=int, default=4, help="max_workers, and the pool's")
+    parser.add_argument("--drift", choices=list(DRIFTS), help="drift the tenant's records")
     args = parser.parse_args(argv)
-    load, normaliser = run(args.records, args.per_page, args.workers, args.rounds)
+    load, normaliser = run(args.records, args.per_page, args.workers, args.rounds, args.drift)
+    drifted = f", drifted: {DRIFTS[args.drift].label}" if args.drift else ""
     print(
         f"Thrive through the sandbox at zero latency, {args.workers} workers, "
-        f"per_page={args.per_page}; best of {args.rounds}, each side in a fresh process"
+        f"per_page={args.per_page}{drifted}; best of {args.rounds}, each side in a fresh process"
     )
     print(load)
     print()
