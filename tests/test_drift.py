@@ -241,7 +241,7 @@ def halved_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         reads.append(first)
         return table
 
-    monkeypatch.setattr(thrive_arrow, "_HALVES", Halves(halves.cut, read))
+    monkeypatch.setattr(thrive_arrow, "_HALVES", Halves(halves.cut, read, halves.top))
     return reads
 
 
@@ -280,7 +280,9 @@ def test_thrive_halves_that_do_not_read_are_read_again_as_the_body_came(monkeypa
     def broken(body: bytes, schema: Any, first: int) -> Any:
         raise pa.ArrowInvalid("JSON parse error: Missing a closing quotation mark in string.")
 
-    monkeypatch.setattr(thrive_arrow, "_HALVES", Halves(thrive_arrow._cut, broken))
+    monkeypatch.setattr(
+        thrive_arrow, "_HALVES", Halves(thrive_arrow._cut, broken, thrive_arrow._HALVES.top)
+    )
     records = [_thrive_record(i) for i in range(40)]
     records[5]["apiControlled"] = "yes"
     wire = json.dumps({"results": records}).encode()
@@ -308,6 +310,28 @@ def test_thrive_halves_split_inside_a_string_are_read_again_whole(halved_reads):
     df = af.normalize_thrive(wire)
     pd.testing.assert_frame_equal(df, af.normalize_thrive(read_body(wire)))
     assert json.loads(df["extra"][5]) == {"apiControlled": "yes"}
+
+
+@pytest.mark.parametrize("where", ["after", "before"])
+def test_thrive_halves_split_in_another_top_level_list_take_no_records_from_it(where):
+    # Split in a list of objects beside `results`, each half is still JSON, the second
+    # opening `{"results": [` on that list's objects: they must not become records.
+    records = [_thrive_record(i) for i in range(6)]
+    records[0]["apiControlled"] = "yes"
+    other = [{"id": f"E{i}", "name": "not an audience"} for i in range(60)]
+    body = {"results": records, "other": other, "pagination": {"page": 1}}
+    if where == "before":  # the other list first: the split may fall in `results` after it
+        body = {"other": other[:3], **body}
+    wire = json.dumps(body).encode()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(thrive_arrow, "_HALVES_ABOVE", 0)
+        cut = thrive_arrow._cut(wire)
+        df = af.normalize_thrive(wire)
+    assert cut is not None
+    if where == "after":
+        assert wire.rindex(b'"other"') < cut.start  # the split is in that list
+    assert df["id"].tolist() == [r["id"] for r in records]
+    pd.testing.assert_frame_equal(df, af.normalize_thrive(read_body(wire)))
 
 
 def test_thrive_halves_are_not_made_where_the_opening_is_renamed(halved_reads):

@@ -212,6 +212,13 @@ class Halves:
 
     cut: Callable[[bytes], Cut | None]
     read: Callable[[bytes, pa.Schema, int], pa.Table]
+    top: frozenset[str]  # the body's documented top-level keys
+
+    def holds(self, table: pa.Table) -> bool:
+        """Whether ``table`` (the halves as read) has no top-level key but the documented
+        ones: only then is the split known to lie in the list of records (a split in another
+        top-level list leaves both halves JSON, that key in the first)."""
+        return set(table.schema.names) <= self.top
 
 
 def read_drifted(
@@ -290,6 +297,10 @@ def read_drifted(
                 if timestamp and not declared.equals(schema):
                     schema = declared
                     continue
+                if halves is not None and block is not None and not halves.holds(table):
+                    # A top-level key beyond the documented ones: the split may have fallen in
+                    # a list of its own, with each half still JSON. Read as it came, whole.
+                    return read_drifted(given, documented, read=read, first=first, expect=expect)
                 documents = 1 if block is None else 2
                 taught = taught or unknown == "infer"
                 return Drifted(

@@ -322,4 +322,8 @@ def _arrow_json(
             release_memory()  # before the columns are built, not after
 
 
-_HALVES = Halves(_cut, lambda body, schema, first: _arrow_json(body, schema, first_block=first))
+_HALVES = Halves(
+    _cut,
+    lambda body, schema, first: _arrow_json(body, schema, first_block=first),
+    frozenset(_ARROW_BODY.names),
+)
