@@ -41,7 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .._json import dumps
+from .._json import dumps, loads
 from ._arrow import FIRST_PIECE_BYTES, READ_ERRORS
 from ._search import find_all
 
@@ -81,6 +81,10 @@ _VALUE_OF = {
     kind: re.compile(rb"[ \t\r\n]*:[ \t\r\n]*[" + first + rb"]") for kind, first in _STARTS.items()
 }
 _SEPARATOR = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*")  # between a key and its value
+# A JSON string, escapes and all, or a bracket: what an object's own keys are told apart by.
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]', re.DOTALL)
+_OPENS, _CLOSES = (b"{", b"["), (b"}", b"]")
+_SCAN_BYTES = 1 << 16  # of an object looked through after a key renamed in it
 # The first bytes of a value of a kind that has few, looked for literally.
 _FIRST_BYTES = {"string": [b'"'], "object": [b"{"], "array": [b"["], "boolean": [b"t", b"f"]}
 # The column type an alias of a scalar kind is declared with; other kinds are inferred.
@@ -276,6 +280,8 @@ def read_drifted(
         name, new = dumps(key).encode(), dumps(alias).encode()
         places = _places(body, name, kind, thorough=False) if kind in _ALIAS_TYPES else []
         if places:
+            if not _written_once(body, name, key, places):
+                return None  # the key again in an object it is renamed in: the exact path
             rename(name, new, places)
             aliases[alias] = key
             retyped.add((key, kind))
@@ -345,6 +351,8 @@ def read_drifted(
             thorough.add(alias)
         if not places:
             return None  # the key is written in a way the rename does not find
+        if not _written_once(body, name, key, places):
+            return None  # the key again in an object it is renamed in: the exact path
         rename(name, new, places)
         if alias in aliases:
             continue
@@ -446,6 +454,46 @@ def _places(body: bytes, name: bytes, kind: str, *, thorough: bool) -> list[int]
         tokens = [name + sep + first for sep in spellings for first in firsts]
         places = sorted(at for token in tokens for at in find_all(body, token))
     return [at for at in places if not at or body[at - 1] != 0x5C]
+
+
+def _written_once(body: bytes, name: bytes, key: str, places: Sequence[int]) -> bool:
+    """Whether no object that holds ``key`` at one of ``places`` writes it again after it.
+
+    Arrow's reader refuses a key written twice in one object, and the exact path keeps the last
+    value. Once the first of the two is renamed to its alias, Arrow reads both, and a ``null``
+    after it (``{"x": "s", "x": null}``) would be lost in the nothing Arrow reads a null as. So
+    each such object is looked through from the key to its end, its own keys compared (decoded
+    where escaped); one past :data:`_SCAN_BYTES`, or never closed, counts as written again.
+    """
+    for at in places:
+        depth = 0
+        limit = at + len(name) + _SCAN_BYTES
+        for token in _TOKEN.finditer(body, at + len(name)):
+            if token.start() > limit:
+                return False
+            text = token.group()
+            if text in _OPENS:
+                depth += 1
+            elif text in _CLOSES:
+                depth -= 1
+                if depth < 0:
+                    break  # the end of the object the key is in
+            elif (
+                depth == 0
+                and _SEPARATOR.match(body, token.end()) is not None  # a key, not a value
+                and (text == name or (b"\\" in text and _decoded(text) == key))
+            ):
+                return False
+        else:
+            return False
+    return True
+
+
+def _decoded(text: bytes) -> Any:
+    try:
+        return loads(text)
+    except ValueError:
+        return None
 
 
 def _renamed(
@@ -609,8 +657,9 @@ def written_twice(
 
     Arrow refuses a key written twice in one object, but once the value of one kind is renamed
     to its alias, the two read as two columns; the exact path keeps the last one, so the caller
-    takes it. ``fields``: one object level's columns by key, aliases among them. (A key written
-    once with a value and once as null is not seen: Arrow reads a null as nothing.)
+    takes it. ``fields``: one object level's columns by key, aliases among them. (A null is
+    not seen here, Arrow reading it as nothing: the key written again after a value renamed is
+    found before the read, by :func:`_written_once`.)
     """
     by_key: dict[str, list[pa.Array | pa.ChunkedArray]] = {}
     for name, values in fields.items():
