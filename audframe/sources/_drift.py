@@ -85,6 +85,8 @@ _SEPARATOR = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*")  # between a key and its valu
 _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]', re.DOTALL)
 _OPENS, _CLOSES = (b"{", b"["), (b"}", b"]")
 _SCAN_BYTES = 1 << 16  # of an object looked through after a key renamed in it
+_LOOKED_THROUGH_BYTES = 1 << 12  # of body for each object looked through (:func:`_written_once`)
+_ALWAYS_LOOKED_THROUGH = 64  # objects looked through whatever the body's size (about 1 ms)
 # The first bytes of a value of a kind that has few, looked for literally.
 _FIRST_BYTES = {"string": [b'"'], "object": [b"{"], "array": [b"["], "boolean": [b"t", b"f"]}
 # The column type an alias of a scalar kind is declared with; other kinds are inferred.
@@ -464,7 +466,14 @@ def _written_once(body: bytes, name: bytes, key: str, places: Sequence[int]) -> 
     after it (``{"x": "s", "x": null}``) would be lost in the nothing Arrow reads a null as. So
     each such object is looked through from the key to its end, its own keys compared (decoded
     where escaped); one past :data:`_SCAN_BYTES`, or never closed, counts as written again.
+
+    That is some 15 us an object, so only for the first :data:`_ALWAYS_LOOKED_THROUGH` of them,
+    or where the key is renamed in at most one object in :data:`_LOOKED_THROUGH_BYTES` of body
+    (a value of another type now and then); where it is renamed in nearly every record of a
+    big body, a key written twice there is not looked for, and a ``null`` after goes unseen.
     """
+    if len(places) > _ALWAYS_LOOKED_THROUGH and len(places) * _LOOKED_THROUGH_BYTES > len(body):
+        return True
     for at in places:
         depth = 0
         limit = at + len(name) + _SCAN_BYTES
