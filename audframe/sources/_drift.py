@@ -147,7 +147,7 @@ class Learnt:
             return
         read = _without(drifted.schema, set(drifted.aliases))
         with self._lock:  # another worker may have learnt a key since this page began
-            merged = pa.schema(_union(pa.struct(list(self.schema)), pa.struct(list(read))))
+            merged = _declared(self.schema, read)
             retyped = self.retyped | drifted.retyped
             if _count(merged) + len(retyped) - self._documented <= MAX_LEARNT_FIELDS:
                 self.schema, self.retyped = merged, retyped
@@ -156,20 +156,6 @@ class Learnt:
 #: Keys a load learns beyond the documented ones (nested keys each count, and each key and
 #: kind renamed).
 MAX_LEARNT_FIELDS = 64
-
-
-def _union(kept: pa.DataType, more: pa.DataType) -> pa.DataType:
-    """``kept`` with the keys ``more`` declares beyond it, in every struct (``kept``'s type
-    where both declare a key)."""
-    if pa.types.is_struct(kept) and pa.types.is_struct(more):
-        fields = [
-            f.with_type(_union(f.type, more.field(f.name).type)) if f.name in more.names else f
-            for f in kept
-        ]
-        return pa.struct(fields + [f for f in more if f.name not in kept.names])
-    if pa.types.is_list(kept) and pa.types.is_list(more):
-        return pa.list_(kept.value_field.with_type(_union(kept.value_type, more.value_type)))
-    return kept
 
 
 def _count(schema: pa.Schema) -> int:
@@ -387,7 +373,15 @@ def _learn(sample: bytes, schema: pa.Schema, read: Reader) -> pa.Schema | None:
 
 def _declared(schema: pa.Schema, inferred: pa.Schema) -> pa.Schema:
     """``schema`` with the keys ``inferred`` holds beyond it declared (:func:`_merge`)."""
-    return pa.schema([f.with_type(_merge(f.type, inferred.field(f.name).type)) for f in schema])
+    return pa.schema([_merged_field(f, inferred) for f in schema])
+
+
+def _merged_field(declared: pa.Field, inferred: pa.Schema | pa.StructType) -> pa.Field:
+    """``declared`` merged with its namesake in ``inferred``; as it is where that has none (a
+    schema another worker learnt a key in since, :class:`Learnt`)."""
+    if declared.name not in inferred.names:
+        return declared
+    return declared.with_type(_merge(declared.type, inferred.field(declared.name).type))
 
 
 def _holds_timestamp(schema: pa.Schema) -> bool:
@@ -408,7 +402,7 @@ def _holds_timestamp(schema: pa.Schema) -> bool:
 def _merge(declared: pa.DataType, inferred: pa.DataType) -> pa.DataType:
     """``declared`` with what ``inferred`` holds beyond it, in every struct, as JSON reads."""
     if pa.types.is_struct(declared) and pa.types.is_struct(inferred):
-        fields = [f.with_type(_merge(f.type, inferred.field(f.name).type)) for f in declared]
+        fields = [_merged_field(f, inferred) for f in declared]
         for new in inferred:
             if declared.get_field_index(new.name) < 0:
                 type_ = _as_read(new.type)
