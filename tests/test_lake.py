@@ -326,6 +326,26 @@ def test_file_older_than_a_column_reads_as_null(tmp_path: Path) -> None:
     assert back["extra"].dtype == pd.StringDtype("pyarrow")
 
 
+def test_files_of_either_string_width_read_as_one(two_days: dict[str, Any]) -> None:
+    # Another tool (Polars, a pyarrow script) may write text with 64-bit offsets; read_lake
+    # widens audframe's own files to that (pandas' storage) on read, so the two join.
+    root, frames = two_days["root"], two_days["frames"]
+    path = thrive_file(root, TENANT_B, D1)
+    table = pq.read_table(path)
+    wide = pa.schema(
+        [f.with_type(pa.large_string()) if pa.types.is_string(f.type) else f for f in table.schema],
+        metadata=table.schema.metadata,
+    )
+    pq.write_table(table.cast(wide), path)
+    assert pa.types.is_large_string(pq.read_schema(path).field("name").type)
+    back = read_lake(root, "thrive/audiences")
+    assert len(back) == sum(len(df) for df in frames.values())
+    assert back["name"].dtype == pd.StringDtype("pyarrow")
+    part = back[(back["tenant_id"] == TENANT_B) & (back["snapshot_date"] == D1)]
+    df = frames[(TENANT_B, D1)]
+    pd.testing.assert_frame_equal(part[list(df.columns)].reset_index(drop=True), expected(df))
+
+
 def test_a_frame_read_back_can_be_written_again(two_days: dict[str, Any]) -> None:
     root: Path = two_days["root"]
     back = read_lake(root, "thrive/audiences", tenant_id=TENANT_B, snapshot_date=D2)

@@ -53,6 +53,9 @@ __all__ = ["list_snapshots", "read_lake"]
 LISTING_TRIES = 8
 
 
+#: Text as pandas keeps it: its string dtype holds Arrow's ``large_string`` (64-bit offsets).
+WIDE = pa.large_string()
+
 _SETTLE_SECONDS = 1.0
 _LOCAL = pafs.LocalFileSystem()
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -284,14 +287,19 @@ def _to_pandas(arrow: pa.Table, spec: Table, key: str) -> pd.DataFrame:
     for name, type_ in types.items():
         index = arrow.schema.get_field_index(name)
         if index < 0:  # a file older than the column: null there
-            arrow = arrow.append_column(name, pa.nulls(arrow.num_rows, type_))
-        elif arrow.schema.field(index).type != type_:
-            arrow = arrow.set_column(index, name, arrow.column(index).cast(type_))
+            arrow = arrow.append_column(name, pa.nulls(arrow.num_rows, _wide(type_)))
+        elif arrow.schema.field(index).type != _wide(type_):
+            arrow = arrow.set_column(index, name, arrow.column(index).cast(_wide(type_)))
     # A partition key the table declares (website_id) goes back in its place; one it does not
     # (tenant_id) goes at the end.
     extras = [c for c in arrow.column_names if c not in types and c not in (key, SNAPSHOT_DATE)]
     tail = [SNAPSHOT_AT] + ([] if key in spec.names else [key]) + [SNAPSHOT_DATE]
     return _frame(arrow.select([*spec.names, *extras, *tail]))
+
+
+def _wide(type_: pa.DataType) -> pa.DataType:
+    """``type_`` as a file's column is read (:func:`_widened`)."""
+    return WIDE if pa.types.is_string(type_) else type_
 
 
 def _frame(arrow: pa.Table) -> pd.DataFrame:
@@ -378,7 +386,7 @@ def _open(file: _Listed, fs: Any, key: str, *, data: bool) -> _File | None:
         ) from exc
     id_, day = file.values[key], file.values[SNAPSHOT_DATE]
     if table is not None:
-        table = _with_partitions(table, key, id_, day)
+        table = _with_partitions(_widened(table), key, id_, day)
     return _File(path, id_, day, meta.num_rows, _stamp(meta), table)
 
 
@@ -391,11 +399,21 @@ def _stamp(meta: pq.FileMetaData) -> str | None:
     return None
 
 
+def _widened(rows: pa.Table) -> pa.Table:
+    """One file's rows with its string columns as pandas keeps them (``large_string``: 64-bit
+    offsets), widened here, on the thread that read the file, beside the other files' reads:
+    else pandas widens every column after the last file is in, one column after another."""
+    for index, type_ in enumerate(rows.schema.types):
+        if pa.types.is_string(type_):
+            rows = rows.set_column(index, rows.field(index).with_type(WIDE), rows[index].cast(WIDE))
+    return rows
+
+
 def _with_partitions(rows: pa.Table, key: str, id_: str, day: dt.date) -> pa.Table:
     """One file's rows with the partition columns its path gives."""
     rows = rows.replace_schema_metadata(None)
     n = rows.num_rows
-    rows = rows.append_column(pa.field(key, pa.string()), pa.repeat(pa.scalar(id_, pa.string()), n))
+    rows = rows.append_column(pa.field(key, WIDE), pa.repeat(pa.scalar(id_, WIDE), n))
     return rows.append_column(
         pa.field(SNAPSHOT_DATE, pa.date32()), pa.repeat(pa.scalar(day, pa.date32()), n)
     )
