@@ -41,6 +41,12 @@ PANDAS_DTYPES: dict[str, Any] = {
 # a large_string array as it is, where a string one would be copied into a new one.
 _FRAME_TYPES: dict[str, pa.DataType] = {**ARROW_TYPES, "string": pa.large_string()}
 
+
+def frame_type(type_: pa.DataType) -> pa.DataType:
+    """``type_`` as a frame's column holds it (:data:`_FRAME_TYPES`): text as large_string."""
+    return _FRAME_TYPES["string"] if pa.types.is_string(type_) else type_
+
+
 # How Arrow types map to the nullable pandas dtypes in to_pandas().
 _TYPES_MAPPER: dict[pa.DataType, Any] = {
     pa.string(): PANDAS_DTYPES["string"],

@@ -27,7 +27,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from .._ids import HIVE_NULL
-from .._schema import ARROW_TYPES, Table, arrow_to_pandas
+from .._schema import ARROW_TYPES, Table, arrow_to_pandas, frame_type
 from ..errors import InputError, StorageError
 from ..sources import source_of
 from .layout import (
@@ -52,9 +52,6 @@ __all__ = ["list_snapshots", "read_lake"]
 #: Listings of a table begun again when a writer removed a folder under them meanwhile.
 LISTING_TRIES = 8
 
-
-#: Text as pandas keeps it: its string dtype holds Arrow's ``large_string`` (64-bit offsets).
-WIDE = pa.large_string()
 
 _SETTLE_SECONDS = 1.0
 _LOCAL = pafs.LocalFileSystem()
@@ -283,23 +280,19 @@ def _partition_values(fragment: ds.Fragment) -> dict[str, Any]:
 
 
 def _to_pandas(arrow: pa.Table, spec: Table, key: str) -> pd.DataFrame:
-    types = {**declared(spec), SNAPSHOT_AT: TIMESTAMP}
+    # As the files' columns are read (:func:`_widened`): text as pandas keeps it.
+    types = {name: frame_type(t) for name, t in {**declared(spec), SNAPSHOT_AT: TIMESTAMP}.items()}
     for name, type_ in types.items():
         index = arrow.schema.get_field_index(name)
         if index < 0:  # a file older than the column: null there
-            arrow = arrow.append_column(name, pa.nulls(arrow.num_rows, _wide(type_)))
-        elif arrow.schema.field(index).type != _wide(type_):
-            arrow = arrow.set_column(index, name, arrow.column(index).cast(_wide(type_)))
+            arrow = arrow.append_column(name, pa.nulls(arrow.num_rows, type_))
+        elif arrow.schema.field(index).type != type_:
+            arrow = arrow.set_column(index, name, arrow.column(index).cast(type_))
     # A partition key the table declares (website_id) goes back in its place; one it does not
     # (tenant_id) goes at the end.
     extras = [c for c in arrow.column_names if c not in types and c not in (key, SNAPSHOT_DATE)]
     tail = [SNAPSHOT_AT] + ([] if key in spec.names else [key]) + [SNAPSHOT_DATE]
     return _frame(arrow.select([*spec.names, *extras, *tail]))
-
-
-def _wide(type_: pa.DataType) -> pa.DataType:
-    """``type_`` as a file's column is read (:func:`_widened`)."""
-    return WIDE if pa.types.is_string(type_) else type_
 
 
 def _frame(arrow: pa.Table) -> pd.DataFrame:
@@ -400,20 +393,18 @@ def _stamp(meta: pq.FileMetaData) -> str | None:
 
 
 def _widened(rows: pa.Table) -> pa.Table:
-    """One file's rows with its string columns as pandas keeps them (``large_string``: 64-bit
+    """One file's rows with its text as pandas keeps it (:func:`.._schema.frame_type`: 64-bit
     offsets), widened here, on the thread that read the file, beside the other files' reads:
     else pandas widens every column after the last file is in, one column after another."""
-    for index, type_ in enumerate(rows.schema.types):
-        if pa.types.is_string(type_):
-            rows = rows.set_column(index, rows.field(index).with_type(WIDE), rows[index].cast(WIDE))
-    return rows
+    return rows.cast(pa.schema([f.with_type(frame_type(f.type)) for f in rows.schema]))
 
 
 def _with_partitions(rows: pa.Table, key: str, id_: str, day: dt.date) -> pa.Table:
     """One file's rows with the partition columns its path gives."""
     rows = rows.replace_schema_metadata(None)
     n = rows.num_rows
-    rows = rows.append_column(pa.field(key, WIDE), pa.repeat(pa.scalar(id_, WIDE), n))
+    text = frame_type(pa.string())
+    rows = rows.append_column(pa.field(key, text), pa.repeat(pa.scalar(id_, text), n))
     return rows.append_column(
         pa.field(SNAPSHOT_DATE, pa.date32()), pa.repeat(pa.scalar(day, pa.date32()), n)
     )
