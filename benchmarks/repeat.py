@@ -71,10 +71,9 @@ def summary(runs: Sequence[list[Table]]) -> list[Table]:
         ValueError: the runs printed tables of different shapes (not one benchmark's runs).
     """
     first = runs[0]
-    for other in runs[1:]:
-        shapes = [(h, len(rows)) for h, rows in other]
-        if shapes != [(h, len(rows)) for h, rows in first]:
-            raise ValueError("the runs printed different tables; nothing to summarise")
+    shape = [(h, len(rows)) for h, rows in first]
+    if any([(h, len(rows)) for h, rows in other] != shape for other in runs[1:]):
+        raise ValueError("the runs printed different tables; nothing to summarise")
     merged: list[Table] = []
     for t, (headers, rows) in enumerate(first):
         out = []
@@ -92,13 +91,13 @@ def _merged(header: str, values: list[str]) -> str:
         return values[0]
     if header == "met" and set(values) <= _MET.keys():
         return f"{sum(_MET[v] for v in values)}/{len(values)}"
-    figures = [_FIGURE.fullmatch(v) for v in values]
-    units = {m["unit"] for m in figures if m is not None}
-    if any(m is None for m in figures) or len(units) != 1:
+    figures = [m for m in map(_FIGURE.fullmatch, values) if m is not None]
+    units = {m["unit"] for m in figures}
+    if len(figures) < len(values) or len(units) != 1:
         return " / ".join(values)  # text that changed (a check, a note): every run's, in turn
-    numbers = [float(m["number"].replace(",", "")) for m in figures if m is not None]
-    decimals = max(len(m["decimals"] or "") for m in figures if m is not None)
-    comma = any("," in m["number"] for m in figures if m is not None)
+    numbers = [float(m["number"].replace(",", "")) for m in figures]
+    decimals = max(len(m["decimals"] or "") for m in figures)
+    comma = any("," in m["number"] for m in figures)
     unit = units.pop()
 
     def shown(x: float) -> str:
