@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,12 +22,13 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def parse_iso(values: pa.Array | Sequence[str | None]) -> tuple[pa.Array, pa.Array]:
+def parse_iso(values: pa.Array | Sequence[str | None]) -> tuple[pa.Array, pa.Array | None]:
     """ISO-8601 strings to UTC ms timestamps, whatever form they take.
 
     ``Z`` or offsets, with or without fractional seconds, ``T`` or a space; a time without a zone
     is taken as UTC. Returns the timestamps and a boolean mask of the values that were text but
-    could not be read as a date (null in the result, so the caller can keep the original).
+    could not be read as a date (null in the result, so the caller can keep the original), or
+    None where every one was read.
     """
     strings = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
     try:
@@ -37,7 +37,7 @@ def parse_iso(values: pa.Array | Sequence[str | None]) -> tuple[pa.Array, pa.Arr
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         parsed = _parse_iso_pandas(strings)
     if parsed.null_count == strings.null_count:  # null where the text is: every date read
-        return parsed, pa.array(np.zeros(len(strings), dtype=bool))
+        return parsed, None
     failed = pc.and_(pc.is_valid(strings), pc.is_null(parsed))
     return parsed, failed
 
