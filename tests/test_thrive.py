@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import audframe as af
 from audframe.errors import ApiError, InputError, PaginationError, ResponseError
-from audframe.sources._arrow import surely_distinct
+from audframe.sources._arrow import all_different, surely_distinct, text_digests
 from audframe.sources.thrive.schema import AUDIENCES as THRIVE_AUDIENCES
 
 from .conftest import THRIVE_URL, thrive_pager
@@ -162,6 +162,21 @@ def test_duplicate_ids_across_pages_are_dropped_and_named(
     assert df.attrs["duplicate_ids"] == [thrive_records[5]["id"]]
 
 
+@pytest.mark.parametrize("extra_columns", [None, {"kind": "$.type"}], ids=["batches", "extra"])
+def test_duplicate_ids_in_different_batches_are_dropped(
+    requests_mock, monkeypatch, thrive_env, thrive_records, extra_columns
+):
+    # The ids' digests are taken a batch at a time as the pages are joined, and compared at the
+    # end: a repeat two batches apart is found like one within a batch.
+    monkeypatch.setattr("audframe.sources.thrive.pipeline.BATCH_ROWS", 6)
+    doubled = [*thrive_records, thrive_records[2]]  # page 1's record again, on the last page
+    requests_mock.get(THRIVE_URL, json=thrive_pager(doubled))
+    with pytest.warns(af.TotalMismatchWarning):
+        df = _load(per_page=6, extra_columns=extra_columns)
+    assert df["id"].tolist() == [r["id"] for r in thrive_records]
+    assert df.attrs["duplicate_ids"] == [thrive_records[2]["id"]]
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     data=st.data(),
@@ -180,10 +195,15 @@ def test_ids_said_surely_distinct_are_distinct(data, size, large, cut, skip):
     cut = min(cut, len(texts))
     ids = pa.chunked_array([whole.slice(0, cut), whole.slice(cut)], kind)
     said = surely_distinct(ids)
-    if said:
-        assert len(set(texts)) == len(texts)
-    if len(set(texts)) < len(texts):
-        assert not said
+    # And as a load's batches are told apart: each part's digests, compared at the end.
+    parts = [text_digests(part) for part in (whole.slice(0, cut), whole.slice(cut))]
+    known = [part for part in parts if part is not None]
+    said_apart = len(known) == len(parts) and all_different(known)
+    for told in (said, said_apart):
+        if told:
+            assert len(set(texts)) == len(texts)
+        if len(set(texts)) < len(texts):
+            assert not told
 
 
 @pytest.mark.parametrize("size", [24, 7, 17])
