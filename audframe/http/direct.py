@@ -17,6 +17,7 @@ URL, or requests' ``send`` replaced (requests-mock, responses, a recorder of you
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import requests
@@ -44,7 +45,7 @@ from urllib3.util import Timeout
 
 from .deadline import DeadlineAdapter
 
-__all__ = ["Direct", "Reply"]
+__all__ = ["Direct", "Reply", "sent_as_is"]
 
 _URLS = 64  # prepared URLs kept: a load asks a few paths of one or two hosts
 
@@ -62,17 +63,25 @@ class Reply:
 
     def iter_content(self, chunk_size: int) -> Iterator[bytes]:
         """The body decompressed, ``chunk_size`` bytes at a time, failing as requests' does."""
-        try:
+        with _as_requests_fails():
             yield from self.raw.stream(chunk_size, decode_content=True)
-        except ProtocolError as exc:
-            raise requests.exceptions.ChunkedEncodingError(exc) from exc
-        except DecodeError as exc:
-            raise requests.exceptions.ContentDecodingError(exc) from exc
-        except ReadTimeoutError as exc:
-            raise requests.ConnectionError(exc) from exc
-        except SSLError as exc:
-            raise requests.exceptions.SSLError(exc) from exc
         self._consumed = True
+
+    def whole(self, limit: int) -> bytes | None:
+        """The body in one read where it comes as sent (no ``Content-Encoding``) and says its
+        length, at most ``limit`` bytes; None otherwise (read it in pieces instead).
+
+        One buffer of that length, filled from the socket: read in pieces, each piece is
+        zero-filled and copied twice more on its way up (http.client, urllib3), 0.15 ms of a
+        300 kB page under the interpreter's lock. A body cut short fails as in pieces.
+        """
+        length = self.raw.length_remaining
+        if length is None or length > limit or not sent_as_is(self.headers):
+            return None
+        with _as_requests_fails():
+            body = self.raw.read(decode_content=False)
+        self._consumed = True
+        return body
 
     def __enter__(self) -> Reply:
         return self
@@ -83,6 +92,26 @@ class Reply:
         if not self._consumed:
             self.raw.close()
         self.raw.release_conn()
+
+
+def sent_as_is(headers: Mapping[str, str]) -> bool:
+    """Whether a body comes as it was sent: no ``Content-Encoding`` to undo."""
+    return headers.get("Content-Encoding", "identity").strip().lower() == "identity"
+
+
+@contextmanager
+def _as_requests_fails() -> Iterator[None]:
+    """A body's read failing with the exception requests' ``Response`` would raise."""
+    try:
+        yield
+    except ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except ReadTimeoutError as exc:
+        raise requests.ConnectionError(exc) from exc
+    except SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
 
 
 class Direct:

@@ -27,7 +27,7 @@ import requests
 from .._options import offered, option
 from ..errors import ApiError, ResponseError
 from .deadline import Late, Try, Watchdog
-from .direct import Direct, Reply
+from .direct import Direct, Reply, sent_as_is
 from .secrets import Secret
 from .urls import is_loopback, origin, origin_text, url_problem
 
@@ -258,12 +258,35 @@ class Transport:
     def _read(
         self, call: Call, response: requests.Response | Reply, attempt: Try
     ) -> Response | ApiError:
-        """The body, decompressed chunk by chunk against the cap and the deadline."""
+        """The body, decompressed chunk by chunk against the cap and the deadline (in one read
+        where it comes as sent with its length: :meth:`.direct.Reply.whole`)."""
         status = response.status_code
         limit = self.max_body_bytes if status < 400 else _ERROR_BODY_BYTES
+        plain = sent_as_is(response.headers)
+        body = response.whole(limit) if plain and isinstance(response, Reply) else None
+        if body is None:
+            pieces = self._pieces(call, response, attempt, limit, plain)
+            if isinstance(pieces, ResponseError):
+                return pieces
+            body = pieces
+        # A socket shut at the deadline may read as a clean end (of the headers, of a body
+        # without a length): whatever a late try got is not an answer.
+        attempt.remaining()
+        return Response(status, response.reason or "", body, response.headers.get("Retry-After"))
+
+    def _pieces(
+        self,
+        call: Call,
+        response: requests.Response | Reply,
+        attempt: Try,
+        limit: int,
+        plain: bool,
+    ) -> bytes | ResponseError:
+        """The body read ``_CHUNK`` bytes at a time (a compressed one in smaller pieces, each
+        inflated as it comes), none past ``limit`` kept."""
+        status = response.status_code
         chunks: list[bytes] = []
         size = 0
-        plain = response.headers.get("Content-Encoding", "identity").strip().lower() == "identity"
         for chunk in response.iter_content(_CHUNK if plain else _COMPRESSED_CHUNK):
             attempt.remaining()
             size += len(chunk)
@@ -281,12 +304,7 @@ class Transport:
                 hint="if the API really sends that much, raise the limit: "
                 + option("max_body_bytes", "="),
             )
-        # A socket shut at the deadline may read as a clean end (of the headers, of a body
-        # without a length): whatever a late try got is not an answer.
-        attempt.remaining()
-        return Response(
-            status, response.reason or "", b"".join(chunks), response.headers.get("Retry-After")
-        )
+        return b"".join(chunks)
 
     def _redirect(self, call: Call, here: str, location: str, status: int) -> str | ApiError:
         """Where a redirect leads, or the error when audframe does not go there."""
