@@ -13,6 +13,7 @@ import inspect
 import io
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -783,6 +784,18 @@ def test_its_own_session_says_who_asks_and_wants_json():
     with HttpClient(API, source="test", auth=_header_auth()) as own:
         assert own.session.headers["User-Agent"].startswith(f"audframe/{af.__version__} ")
         assert own.session.headers["Accept"] == "application/json"
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="a Linux scheduling policy")
+def test_pool_threads_are_not_switched_to_on_waking_and_the_callers_thread_is_left_alone():
+    before = os.sched_getscheduler(0)
+    with (
+        HttpClient(API, source="test", auth=_header_auth(), max_workers=2) as client,
+        client.pool() as submit,
+    ):
+        policies = [submit(os.sched_getscheduler, 0) for _ in range(4)]
+        assert {future.result(10) for future in policies} == {os.SCHED_BATCH}
+    assert os.sched_getscheduler(0) == before
 
 
 def test_a_pool_told_no_more_calls_come_runs_those_it_has_and_takes_no_more():

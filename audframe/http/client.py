@@ -16,7 +16,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from contextvars import ContextVar, copy_context
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -342,7 +342,9 @@ class HttpClient:
         for fails nothing.
         """
         pool = ThreadPoolExecutor(
-            2 * self.max_workers, thread_name_prefix=f"audframe-{self.source}"
+            2 * self.max_workers,
+            thread_name_prefix=f"audframe-{self.source}",
+            initializer=_no_wakeup_preemption,
         )
         try:
             yield Submit(pool)
@@ -443,6 +445,23 @@ def _status_hint(status: int, where: str) -> str:
         409: "the resource is in a conflicting state",
         422: "the API could not process the request's parameters; check their values",
     }.get(status, "check the request's parameters")
+
+
+def _no_wakeup_preemption() -> None:
+    """On a pool thread: ask Linux not to switch to this thread the moment it wakes
+    (``SCHED_BATCH``; its priority, ``nice`` included, stays as it was).
+
+    The pool's threads hand work to each other while holding the interpreter's lock: a thread
+    that ends a parse releases the parsing slot (waking a waiter) before it lets go of the
+    lock, and a waiter that preempts it only stops again, waiting for that lock. A 221k-record
+    load through the sandbox on 2 cores, 12 loads each way, alternating: median 0.515 s
+    without, 0.487 s with. Elsewhere, or where the policy is refused, nothing changes.
+    """
+    set_policy = getattr(os, "sched_setscheduler", None)
+    batch = getattr(os, "SCHED_BATCH", None)
+    if set_policy is not None and batch is not None:
+        with suppress(OSError):
+            set_policy(0, batch, os.sched_param(0))
 
 
 def _sleep(seconds: float, stop: threading.Event) -> None:
