@@ -798,6 +798,26 @@ def test_pool_threads_are_not_switched_to_on_waking_and_the_callers_thread_is_le
     assert os.sched_getscheduler(0) == before
 
 
+def test_a_pool_starts_its_other_threads_when_told_and_its_calls_then_run_on_them():
+    def pool_threads() -> set[str]:
+        return {t.name for t in threading.enumerate() if t.name.startswith("audframe-warm")}
+
+    busy = threading.Event()
+    with (
+        HttpClient(API, source="warm", auth=_header_auth(), max_workers=2) as client,
+        client.pool() as submit,
+    ):
+        first = submit(busy.wait, 10)
+        assert len(pool_threads()) == 1
+        submit.start_threads()
+        started = pool_threads()
+        assert len(started) == 4  # 2 * max_workers, one of them busy
+        later = [submit(lambda: threading.current_thread().name) for _ in range(6)]
+        assert {f.result(10) for f in later} <= started  # run on those, no thread more
+        busy.set()
+        assert first.result(10)
+
+
 def test_a_pool_told_no_more_calls_come_runs_those_it_has_and_takes_no_more():
     started = threading.Barrier(3)
 

@@ -85,11 +85,30 @@ class Submit:
     language (flags or keywords, :mod:`audframe._options`) from the pool too.
     """
 
-    def __init__(self, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, pool: ThreadPoolExecutor, threads: int) -> None:
         self._pool = pool
+        self._threads = threads  # the pool's most
+        self._calls = 0  # submitted so far
 
     def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+        self._calls += 1
         return self._pool.submit(copy_context().run, fn, *args, **kwargs)
+
+    def start_threads(self) -> None:
+        """Start the threads the calls so far left unstarted, now: for a caller about to wait
+        (on the first round's answers) that will submit more calls once it stops waiting.
+
+        The pool starts a thread per call while none is idle, and starting one waits for it
+        to run: the calls submitted after the first round's answers came in otherwise started
+        the pool's second half of threads one at a time, among those answers' reads and parses
+        (the last of 8 sends of a second round went out 5 ms after the answer that freed its
+        request slot). Each thread takes a call that waits until all are started, so that none
+        is idle (and reused) before the last starts.
+        """
+        started = threading.Event()
+        for _ in range(self._threads - min(self._calls, self._threads)):
+            self._pool.submit(started.wait)
+        started.set()
 
     def done(self) -> None:
         """No more calls: each thread ends once the calls queued are all taken, while the
@@ -347,7 +366,7 @@ class HttpClient:
             initializer=_no_wakeup_preemption,
         )
         try:
-            yield Submit(pool)
+            yield Submit(pool, 2 * self.max_workers)
         except BaseException:
             # On an error or Ctrl-C, calls under way stop: a request in flight ends at once,
             # a retry's wait too, and nothing more is sent.

@@ -104,7 +104,9 @@ def fetch_pages(
         for number in range(2, round_end + 1):
             futures[number] = submit(fetch, number, beside_first=True)
         # The next pages go as soon as a first page's bytes say how many there are, while
-        # they are parsed; checked, like the first round's, once page 1 is through.
+        # they are parsed; checked, like the first round's, once page 1 is through. Their
+        # threads start while the first round is awaited, not among its answers.
+        submit.start_threads()
         foreseen = pager.await_foreseen() or 0
         # Past max_pages: the load fails if page 1 says so too (checked); send no more.
         foreseen = foreseen if foreseen <= max_pages else 0
