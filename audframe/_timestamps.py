@@ -22,24 +22,33 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def parse_iso(values: pa.Array | Sequence[str | None]) -> tuple[pa.Array, pa.Array | None]:
+def parse_iso(
+    values: pa.Array | Sequence[str | None], *, max_text: int | None = None
+) -> tuple[pa.Array, pa.Array | None]:
     """ISO-8601 strings to UTC ms timestamps, whatever form they take.
 
     ``Z`` or offsets, with or without fractional seconds, ``T`` or a space; a time without a zone
     is taken as UTC. Returns the timestamps and a boolean mask of the values that were text but
     could not be read as a date (null in the result, so the caller can keep the original), or
-    None where every one was read.
+    None where every one was read. A text longer than ``max_text`` bytes is not a date: Arrow's
+    parser refuses it at once, and it never reaches the slow parser (pandas), which takes
+    minutes on a megabyte of digits.
     """
     strings = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
     try:
         # Arrow's own parser is the fast path; it takes "Z" and "+01:00" up to milliseconds.
         parsed = strings.cast(TIMESTAMP)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        parsed = _parse_iso_pandas(strings)
-    if parsed.null_count == strings.null_count:  # null where the text is: every date read
-        return parsed, None
+        parsed = None
+    if parsed is not None and parsed.null_count == strings.null_count:
+        return parsed, None  # null where the text is: every date read
+    slow = strings
+    if max_text is not None:
+        too_long = pc.fill_null(pc.greater(pc.binary_length(strings), max_text), False)
+        slow = pc.if_else(too_long, pa.scalar(None, strings.type), strings)
+    parsed = _parse_iso_pandas(slow)
     failed = pc.and_(pc.is_valid(strings), pc.is_null(parsed))
-    return parsed, failed
+    return parsed, (failed if failed.true_count else None)
 
 
 def _parse_iso_pandas(strings: pa.Array) -> pa.Array:

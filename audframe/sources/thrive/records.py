@@ -12,13 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..._json import describe
 from ..._timestamps import parse_iso
-from .._arrow import text_offsets
 
 # The record keys this table knows, and the column each one fills.
 STRING_KEYS = {"id": "id", "name": "name", "reference": "reference", "category": "category"}
@@ -131,27 +129,11 @@ def _take_parent(
 
 
 def timestamps(strings: pa.Array, key: str, extra: list[dict[str, Any] | None]) -> pa.Array:
-    # No date is this long; the parser's slow path takes minutes on a megabyte of digits.
-    # (The longest first, from the offsets: a page of dates, none too long, is the rule.)
-    if _longest(strings) > MAX_TIMESTAMP_TEXT:
-        too_long = pc.fill_null(pc.greater(pc.binary_length(strings), MAX_TIMESTAMP_TEXT), False)
-        parsed, failed = parse_iso(pc.if_else(too_long, pa.scalar(None, STRING), strings))
-        failed = too_long if failed is None else pc.or_(failed, too_long)
-    else:
-        parsed, failed = parse_iso(strings)
-    if failed is not None and failed.true_count:
+    parsed, failed = parse_iso(strings, max_text=MAX_TIMESTAMP_TEXT)  # no date is longer
+    if failed is not None:
         bad = pc.indices_nonzero(failed).to_pylist()
         _collect_at(extra, bad, strings, key)
     return parsed
-
-
-def _longest(strings: pa.Array) -> int:
-    """The most bytes any of ``strings`` spans (a null's too, if it spans any), from the
-    offsets alone: a compute call's fixed cost is most of a page's."""
-    if not len(strings):
-        return 0
-    offsets, _ = text_offsets(strings)
-    return int(np.diff(offsets).max())
 
 
 def collect(extra: list[dict[str, Any] | None], values: list[Any], key: str) -> None:
