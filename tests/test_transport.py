@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 import types
 import warnings
 from collections.abc import Callable, Iterator
@@ -553,6 +554,36 @@ FAILURES = {
     "bad gzip": (_bad_gzip, "a body that could not be decoded"),
     "bad status line": (_bad_status_line, "a connection error"),
 }
+
+
+def test_a_claimed_length_sets_no_memory_aside_before_the_bytes_come(serve):
+    # A body at its claimed length is read in one read only up to WHOLE_BYTES: the buffer of
+    # that read is set aside before a byte comes, and this server claims 800 MB but sends 3.
+    def claims_more(conn: socket.socket, request: Request) -> bool:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 800000000\r\n\r\n[1]")
+        return False
+
+    server = serve(claims_more)
+    tracemalloc.start()
+    try:
+        error = ends_within(15, lambda: load("thrive", server.url, max_retries=0))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert isinstance(error, ApiError), error
+    assert "a body cut short" in str(error)
+    assert peak < 100_000_000, f"{peak:,} bytes traced"
+
+
+def test_a_body_read_at_once_or_in_pieces_is_the_same_body(serve, monkeypatch, thrive_records):
+    page = {"results": thrive_records, "pagination": {"totalResults": len(thrive_records)}}
+    server = serve(answer(200, page))
+    frames = []
+    for whole in (1 << 24, 100):  # the page in one read, then in pieces (over WHOLE_BYTES)
+        monkeypatch.setattr("audframe.http.direct.WHOLE_BYTES", whole)
+        frames.append(load("thrive", server.url))
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    assert len(frames[0]) == len(thrive_records)
 
 
 @pytest.mark.parametrize("failure", list(FAILURES))

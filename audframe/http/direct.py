@@ -45,9 +45,13 @@ from urllib3.util import Timeout
 
 from .deadline import DeadlineAdapter
 
-__all__ = ["Direct", "Reply", "sent_as_is"]
+__all__ = ["WHOLE_BYTES", "Direct", "Reply", "sent_as_is"]
 
 _URLS = 64  # prepared URLs kept: a load asks a few paths of one or two hosts
+#: The longest body :meth:`Reply.whole` reads at once (a page is a few hundred kB): its buffer is
+#: set aside at the length the server claims, before a byte arrives, and a server may claim a
+#: gigabyte it never sends. A longer body is read in pieces, memory growing only as bytes come.
+WHOLE_BYTES = 16 << 20
 
 
 class Reply:
@@ -69,14 +73,14 @@ class Reply:
 
     def whole(self, limit: int) -> bytes | None:
         """The body in one read where it comes as sent (no ``Content-Encoding``) and says its
-        length, at most ``limit`` bytes; None otherwise (read it in pieces instead).
+        length, at most ``limit`` and :data:`WHOLE_BYTES`; None otherwise (read it in pieces).
 
         One buffer of that length, filled from the socket: read in pieces, each piece is
         zero-filled and copied twice more on its way up (http.client, urllib3), 0.15 ms of a
         300 kB page under the interpreter's lock. A body cut short fails as in pieces.
         """
         length = self.raw.length_remaining
-        if length is None or length > limit or not sent_as_is(self.headers):
+        if length is None or length > min(limit, WHOLE_BYTES) or not sent_as_is(self.headers):
             return None
         with _as_requests_fails():
             body = self.raw.read(decode_content=False)
