@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -38,6 +39,7 @@ from audframe.http import (
     parse_retry_after,
     retry,
 )
+from audframe.http.client import Submit
 
 from ._at_once import AtOnce
 
@@ -816,6 +818,45 @@ def test_a_pool_starts_its_other_threads_when_told_and_its_calls_then_run_on_the
         assert {f.result(10) for f in later} <= started  # run on those, no thread more
         busy.set()
         assert first.result(10)
+
+
+def test_a_pool_whose_threads_cannot_all_start_is_not_left_waiting():
+    # A thread that cannot start (or Ctrl-C) stops start_threads midway: those it started
+    # must not wait for the rest for ever, or the pool's shutdown would.
+    pool = ThreadPoolExecutor(4)
+    submit, real = Submit(pool, 4), pool.submit
+    calls = iter(range(100))
+
+    def fails_second(fn: Any, *args: Any) -> Any:
+        if next(calls) == 1:
+            raise RuntimeError("can't start new thread")
+        return real(fn, *args)
+
+    pool.submit = fails_second  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="can't start"):
+        submit.start_threads()
+    ended = threading.Thread(target=pool.shutdown, kwargs={"wait": True})
+    ended.start()
+    ended.join(10)
+    assert not ended.is_alive()
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="a Linux scheduling policy")
+def test_pool_threads_keep_a_policy_their_caller_chose():
+    seen: list[int] = []
+
+    def as_idle() -> None:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # this thread only
+        with (
+            HttpClient(API, source="test", auth=_header_auth(), max_workers=2) as client,
+            client.pool() as submit,
+        ):
+            seen.extend(submit(os.sched_getscheduler, 0).result(10) for _ in range(3))
+
+    caller = threading.Thread(target=as_idle)
+    caller.start()
+    caller.join(10)
+    assert seen == [os.SCHED_IDLE] * 3
 
 
 def test_a_pool_told_no_more_calls_come_runs_those_it_has_and_takes_no_more():

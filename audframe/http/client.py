@@ -78,8 +78,9 @@ STOPPER: ContextVar[Stopper | None] = ContextVar("audframe_stopper", default=Non
 
 
 class Submit:
-    """What :meth:`HttpClient.pool` gives: ``submit(fn, *args)`` runs a call on the pool, and
-    ``submit.done()`` says no more will come.
+    """What :meth:`HttpClient.pool` gives: ``submit(fn, *args)`` runs a call on the pool,
+    ``submit.start_threads()`` starts the pool's threads ahead of the calls, and
+    ``submit.done()`` says no more will come. Submit from one thread.
 
     Each call runs in a copy of the submitting thread's context: messages speak the caller's
     language (flags or keywords, :mod:`audframe._options`) from the pool too.
@@ -106,9 +107,11 @@ class Submit:
         is idle (and reused) before the last starts.
         """
         started = threading.Event()
-        for _ in range(self._threads - min(self._calls, self._threads)):
-            self._pool.submit(started.wait)
-        started.set()
+        try:
+            for _ in range(self._threads - min(self._calls, self._threads)):
+                self._pool.submit(started.wait)
+        finally:
+            started.set()  # whatever stopped the loop (no thread to be had, Ctrl-C)
 
     def done(self) -> None:
         """No more calls: each thread ends once the calls queued are all taken, while the
@@ -468,18 +471,24 @@ def _status_hint(status: int, where: str) -> str:
 
 def _no_wakeup_preemption() -> None:
     """On a pool thread: ask Linux not to switch to this thread the moment it wakes
-    (``SCHED_BATCH``; its priority, ``nice`` included, stays as it was).
+    (``SCHED_BATCH``: the same priority and ``nice`` value), where it runs as most threads do
+    (``SCHED_OTHER``); a policy the caller chose (idle, real-time) is left as it is.
 
     The pool's threads hand work to each other while holding the interpreter's lock: a thread
     that ends a parse releases the parsing slot (waking a waiter) before it lets go of the
     lock, and a waiter that preempts it only stops again, waiting for that lock. A 221k-record
     load through the sandbox on 2 cores, 12 loads each way, alternating: median 0.515 s
-    without, 0.487 s with. Elsewhere, or where the policy is refused, nothing changes.
+    without, 0.487 s with. A thread such a thread starts inherits the policy: Arrow's own
+    threads, if a page big enough to be parsed on them is the first to need them. Elsewhere
+    than Linux, or where the policy is refused, nothing changes.
     """
+    get_policy = getattr(os, "sched_getscheduler", None)
     set_policy = getattr(os, "sched_setscheduler", None)
-    batch = getattr(os, "SCHED_BATCH", None)
-    if set_policy is not None and batch is not None:
-        with suppress(OSError):
+    batch, other = getattr(os, "SCHED_BATCH", None), getattr(os, "SCHED_OTHER", None)
+    if get_policy is None or set_policy is None or batch is None:
+        return
+    with suppress(OSError):
+        if get_policy(0) == other:
             set_policy(0, batch, os.sched_param(0))
 
 
