@@ -35,20 +35,29 @@ def parse_iso(
     minutes on a megabyte of digits.
     """
     strings = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
-    try:
-        # Arrow's own parser is the fast path; it takes "Z" and "+01:00" up to milliseconds.
-        parsed = strings.cast(TIMESTAMP)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        parsed = None
-    if parsed is not None and parsed.null_count == strings.null_count:
-        return parsed, None  # null where the text is: every date read
-    slow = strings
+    parsed = _arrow_parsed(strings)
+    if parsed is not None:
+        return parsed, None
+    dates = strings
     if max_text is not None:
         too_long = pc.fill_null(pc.greater(pc.binary_length(strings), max_text), False)
-        slow = pc.if_else(too_long, pa.scalar(None, strings.type), strings)
-    parsed = _parse_iso_pandas(slow)
+        if too_long.true_count:
+            dates = pc.if_else(too_long, pa.scalar(None, strings.type), strings)
+            parsed = _arrow_parsed(dates)  # the others may all be dates Arrow reads
+    if parsed is None:
+        parsed = _parse_iso_pandas(dates)
     failed = pc.and_(pc.is_valid(strings), pc.is_null(parsed))
     return parsed, (failed if failed.true_count else None)
+
+
+def _arrow_parsed(strings: pa.Array) -> pa.Array | None:
+    """``strings`` read by Arrow's own parser, the fast path (it takes "Z" and "+01:00" up to
+    milliseconds), or None where it does not read every one."""
+    try:
+        parsed = strings.cast(TIMESTAMP)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return parsed if parsed.null_count == strings.null_count else None
 
 
 def _parse_iso_pandas(strings: pa.Array) -> pa.Array:
