@@ -16,11 +16,11 @@ from ..._progress import progress_bar
 from ..._schema import arrow_to_pandas
 from ...errors import PaginationError, ResponseError
 from ...http import HttpClient
-from .._arrow import all_different, release_memory, surely_distinct, text_digests
+from .._arrow import all_different, release_memory, text_digests
 from .arrow import learning
 from .normalize import frame, parse_page, table
 from .paging import Pager
-from .records import STRING, Page
+from .records import Page
 
 __all__ = ["BATCH_ROWS", "PATH", "Joined", "fetch_pages"]
 
@@ -166,8 +166,8 @@ class Joined:
         self._pending: list[Page] = []
         self._pending_rows = 0  # kept, not summed per page: that is quadratic in small pages
         self._tables: list[pa.Table] = []
-        # The ids' digests, a batch at a time as it is joined (None: a batch has none).
-        self._digests: list[np.ndarray] | None = []
+        # The ids' digests, a batch at a time as it is joined (None: a batch that has none).
+        self._digests: list[np.ndarray | None] = []
 
     def add(self, page: Page) -> None:
         if self.first is None:  # not `or`: an empty page is falsy (Page has a length)
@@ -205,12 +205,8 @@ class Joined:
         ids got as it was joined (:func:`.._arrow.text_digests`): the load's end only compares
         them. False where that cannot tell, and the caller checks exactly."""
         if self.extra is not None:  # the pages are joined at the end, not in batches
-            ids = [page.columns["id"] for page in self._pending]
-            chunks = [c for i in ids for c in (i.chunks if isinstance(i, pa.ChunkedArray) else [i])]
-            return surely_distinct(pa.chunked_array(chunks, STRING))
-        if self._pending or self._digests is None:  # not all joined, or not all digested
-            return False
-        return all_different(self._digests)
+            return all_different([text_digests(page.columns["id"]) for page in self._pending])
+        return not self._pending and all_different(self._digests)  # every batch joined
 
     def _join(self) -> None:
         assert self.first is not None
@@ -218,9 +214,4 @@ class Joined:
         self._tables.append(batch)
         self._pending = []
         self._pending_rows = 0
-        if self._digests is not None:
-            digests = text_digests(batch.column("id"))
-            if digests is None:
-                self._digests = None
-            else:
-                self._digests.append(digests)
+        self._digests.append(text_digests(batch.column("id")))
