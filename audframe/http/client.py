@@ -363,13 +363,12 @@ class HttpClient:
         inside the block stops the rest, as in :meth:`map`; a call whose result is never asked
         for fails nothing.
         """
+        threads = 2 * self.max_workers
         pool = ThreadPoolExecutor(
-            2 * self.max_workers,
-            thread_name_prefix=f"audframe-{self.source}",
-            initializer=_no_wakeup_preemption,
+            threads, thread_name_prefix=f"audframe-{self.source}", initializer=_no_wakeup_preemption
         )
         try:
-            yield Submit(pool, 2 * self.max_workers)
+            yield Submit(pool, threads)
         except BaseException:
             # On an error or Ctrl-C, calls under way stop: a request in flight ends at once,
             # a retry's wait too, and nothing more is sent.

@@ -263,7 +263,7 @@ class Transport:
         status = response.status_code
         limit = self.max_body_bytes if status < 400 else _ERROR_BODY_BYTES
         plain = sent_as_is(response.headers)
-        body = response.whole(limit) if plain and isinstance(response, Reply) else None
+        body = response.whole(limit) if isinstance(response, Reply) else None
         if body is None:
             pieces = self._pieces(call, response, attempt, limit, plain)
             if isinstance(pieces, ResponseError):
