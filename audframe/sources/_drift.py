@@ -7,29 +7,37 @@ drift are taken in instead, each costing a rewrite or a retry of the read, not t
   "high"``): Arrow's error names the key and the kind. Every value of that kind under that key is
   renamed, in the body's bytes, to an *alias* key of its own (``apiControlled`` + a marker + the
   kind), which the schema declares where the key is declared (a scalar kind) or learns as an
-  unknown key's (an object or an array). The column keeps the values of its kind; the alias
+  unknown key's (an object or an array; where few records hold one, it is cut out instead, as
+  below). The column keeps the values of its kind; the alias
   column holds the others, row by row, and the caller puts them in ``extra`` under the
   original key.
 - **Keys the schema does not list** (flat or nested, on one record or on all): their types are
   learnt from the body's first records and declared, so the body is read refusing anything
   else (safe at any depth); where a key appears only later, Arrow infers a column for each
-  once the body is known not to nest deeper than Arrow's inference survives.
+  once the body is known not to nest deeper than Arrow's inference survives. A key learnt so
+  that holds an object or a list in few records is *cut out* instead, where the source asks
+  (Thrive's, whose copy is read in halves; :func:`_cut_out`): each
+  such key and value written as an alias and a number, the value's text kept aside and read
+  by the exact path's parser. Declared, its keys would cost the read a null on every record,
+  and a double or a null inside it would send the whole body to the exact path.
 - **Two kinds under one unknown key**: split by the same renaming.
 
-A rename copies the body. A big body (:class:`Halves`) is copied as two documents instead,
-split between two records past its middle, and Arrow reads each on a thread of its own: the
-copy a rename makes anyway buys a second core. A body read as it came is read in place, on
+A rename or a cut copies the body. A big body (:class:`Halves`) is copied as two documents
+instead, split between two records past its middle, and Arrow reads each on a thread of its
+own: the copy a rewrite makes anyway buys a second core. A body read as it came is read in place, on
 one thread (splitting it would copy it, its size again in memory).
 
 What Arrow reads is used only where it is exactly what JSON had (:func:`exact_values`): strings,
 booleans, 64-bit integers, lists and objects of those. A double (``1`` and ``1.0`` look alike, a
 big integer lost digits), an inferred timestamp (the text is gone) or an object whose keys Arrow
 merged across records (an absent key and a null one look alike) make the caller take the exact
-path instead, as does anything else Arrow refuses.
+path instead, as does anything else Arrow refuses. (A value cut out is read from its own text.)
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 import secrets
 import threading
@@ -41,7 +49,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .._json import dumps, loads
+from .._json import JSONDecodeError, dumps, loads, read_body
 from ._arrow import FIRST_PIECE_BYTES, READ_ERRORS
 from ._search import find_all
 
@@ -76,10 +84,6 @@ _STARTS = {
     "number": rb"\-0-9",
     "boolean": rb"tf",
 }
-# What follows a key whose value is of each kind.
-_VALUE_OF = {
-    kind: re.compile(rb"[ \t\r\n]*:[ \t\r\n]*[" + first + rb"]") for kind, first in _STARTS.items()
-}
 _SEPARATOR = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*")  # between a key and its value
 # A JSON string, escapes and all, or a bracket: what an object's own keys are told apart by.
 _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]', re.DOTALL)
@@ -87,6 +91,10 @@ _OPENS, _CLOSES = (b"{", b"["), (b"}", b"]")
 _SCAN_BYTES = 1 << 16  # of an object looked through after a key renamed in it
 _LOOKED_THROUGH_BYTES = 1 << 12  # of body for each object looked through (:func:`_written_once`)
 _ALWAYS_LOOKED_THROUGH = 64  # objects looked through whatever the body's size (about 1 ms)
+# Bytes of body for each object or list an unknown key is cut out with (:func:`_cut_out`), at
+# least: each costs some 15 us, where a key Arrow reads costs its read 40 ns a record per key
+# inside it (a few keys, a few hundred bytes a record: about even at one in ten records).
+_CUT_OUT_BYTES = 1 << 12
 # The first bytes of a value of a kind that has few, looked for literally.
 _FIRST_BYTES = {"string": [b'"'], "object": [b"{"], "array": [b"["], "boolean": [b"t", b"f"]}
 # The column type an alias of a scalar kind is declared with; other kinds are inferred.
@@ -119,6 +127,9 @@ class Drifted:
     schema: pa.Schema | None = None  # what it was read against, what was inferred declared
     retyped: frozenset[tuple[str, str]] = frozenset()  # (key, kind) renamed to a scalar alias
     taught: bool = False  # whether it learnt what the schema and ``expect`` given did not hold
+    #: A key cut out of the body (:func:`_cut_out`): its alias -> its values' JSON text, in the
+    #: order the alias's column numbers them.
+    raws: dict[str, list[bytes]] = field(default_factory=dict)
 
 
 class Learnt:
@@ -222,6 +233,7 @@ def read_drifted(
     failed: BaseException | None = None,
     halves: Halves | None = None,
     expect: Collection[tuple[str, str]] = (),
+    cut: bool = False,
 ) -> Drifted | None:
     """``body`` read against ``schema`` whatever drifted, or None where Arrow cannot.
 
@@ -245,10 +257,15 @@ def read_drifted(
         expect: (key, kind) pairs earlier bodies held values of another scalar kind under
             (:attr:`Learnt.retyped`): renamed before the first read, where this body holds
             them, so that read is the only one.
+        cut: cut a rare object or list out of the body (:func:`_cut_out`) rather than declare
+            it. Its copy of the body is what buys a big body a second core (``halves``); a
+            source that reads its body in pieces on a thread already pays for the copy alone.
     """
     given, documented = body, schema
     nonce = secrets.token_hex(6)
     aliases: dict[str, str] = {}
+    raws: dict[str, list[bytes]] = {}  # a cut-out key's alias -> its values' JSON text
+    learnt_types: dict[str, pa.DataType] = {}  # a cut-out key -> the type it was learnt with
     retyped: set[tuple[str, str]] = set()
     taught = False
     thorough: set[str] = set()
@@ -257,11 +274,33 @@ def read_drifted(
     block: int | None = None  # where the body's first document ends, once it is two
     side_by_side = False  # ... and they are read so (the second no longer than the first)
 
-    def rename(name: bytes, new: bytes, places: list[int]) -> None:
+    def edit(edits: list[tuple[int, int, bytes]]) -> None:
         nonlocal body, block, side_by_side
-        cut = halves.cut(body) if block is None and halves is not None else None
-        body, block = _renamed(body, places, name, new, cut=cut, block=block)
+        split = halves.cut(body) if block is None and halves is not None else None
+        body, block = _renamed(body, edits, cut=split, block=block)
         side_by_side = block is not None and len(body) - block <= block
+
+    def rename(name: bytes, new: bytes, places: list[int]) -> None:
+        edit([(at, at + len(name), new) for at in places])
+
+    def cut_out(before: pa.Schema, learnt: pa.Schema) -> pa.Schema:
+        """``learnt`` (``before`` and what a sample taught) once each object- or list-valued
+        key it learnt that the body holds rarely is cut out of the body (:func:`_cut_out`)."""
+        known = _named_types(documented)
+        for key, type_ in _named_types(learnt).items():
+            if key in known or not _nested(type_) or key in aliases or key in aliases.values():
+                continue  # documented, plain, or renamed already
+            if key not in _named_types(learnt):
+                continue  # inside a value cut out already
+            alias = f"{key}\x00{nonce}raw"
+            taken = _cut_out(body, dumps(key).encode(), dumps(alias).encode(), key)
+            if taken is None:
+                continue
+            edits, raws[alias] = taken
+            edit(edits)
+            aliases[alias], learnt_types[key] = key, type_
+            learnt = _declare(learnt, key, alias, pa.int64(), retype=pa.null())
+        return learnt
 
     for key, kind in expect:
         alias = f"{key}\x00{nonce}{kind}"
@@ -294,18 +333,22 @@ def read_drifted(
                 if halves is not None and block is not None and not halves.holds(table):
                     # A top-level key beyond the documented ones: the split may have fallen in
                     # a list of its own, with each half still JSON. Read as it came, whole.
-                    return read_drifted(given, documented, read=read, first=first, expect=expect)
+                    return read_drifted(
+                        given, documented, read=read, first=first, expect=expect, cut=cut
+                    )
                 documents = 1 if block is None else 2
                 taught = taught or unknown == "infer"
+                if learnt_types:  # the pages after it read the keys cut out as learnt
+                    declared = _with_types(declared, learnt_types)
                 return Drifted(
-                    table, aliases, body, documents, declared, frozenset(retyped), taught
+                    table, aliases, body, documents, declared, frozenset(retyped), taught, raws
                 )
         message = str(failed)
         failed = None
         if side_by_side and not ("unexpected field" in message or _CHANGED.search(message)):
             # Split where a string or a nested list ends in what looks like a record's end,
             # or the body is not JSON: either way, it is read again as it came, whole.
-            return read_drifted(given, documented, read=read, first=first, expect=expect)
+            return read_drifted(given, documented, read=read, first=first, expect=expect, cut=cut)
         if "unexpected field" in message and unknown == "error":
             learnt = None
             while learnt is None and samples:
@@ -317,7 +360,7 @@ def read_drifted(
                     break
                 learnt = None if sample is None else _learn(sample, schema, read)
             if learnt is not None:
-                schema, taught = learnt, True
+                schema, taught = cut_out(schema, learnt) if cut else learnt, True
                 continue
             if not shallow(body):
                 return None
@@ -331,8 +374,18 @@ def read_drifted(
         alias = f"{key}\x00{nonce}{kind}"
         if key == "[]" or kind not in _STARTS or alias in thorough:
             return None  # a record or list item of another kind, or no progress
-        # Renamed first as serialisers write keys; where that left one, in every spelling.
         name, new = dumps(key).encode(), dumps(alias).encode()
+        raw = f"{key}\x00{nonce}raw-{kind}"
+        if cut and kind in ("object", "array") and raw not in aliases:
+            # Where few records hold one: cut out, as an unknown key's is (no key learnt).
+            taken = _cut_out(body, name, dumps(raw).encode(), key, kind)
+            if taken is not None:
+                edits, raws[raw] = taken
+                edit(edits)
+                aliases[raw] = key
+                schema = _declare(schema, key, raw, pa.int64())
+                continue
+        # Renamed first as serialisers write keys; where that left one, in every spelling.
         places = [] if alias in aliases else _places(body, name, kind, thorough=False)
         if not places:
             places = _places(body, name, kind, thorough=True)
@@ -430,8 +483,9 @@ def _as_read(inferred: pa.DataType) -> pa.DataType | None:
     return inferred
 
 
-def _places(body: bytes, name: bytes, kind: str, *, thorough: bool) -> list[int]:
-    """Where the key ``name`` (as JSON text) starts, in order, wherever its value is of ``kind``.
+def _places(body: bytes, name: bytes, *kinds: str, thorough: bool) -> list[int]:
+    """Where the key ``name`` (as JSON text) starts, in order, wherever its value is of one of
+    ``kinds``.
 
     Only a key can be a quoted name followed by a colon: in a string every quote is escaped,
     which is why a match after a backslash (part of a longer key) is left out. A regular
@@ -439,16 +493,26 @@ def _places(body: bytes, name: bytes, kind: str, *, thorough: bool) -> list[int]
     key is looked for at memory speed (:func:`._search.find_all`) as the body's first such key
     is written (``"key":"``, ``"key": "``, ...): a retry shows where another spelling was left.
     """
-    firsts = _FIRST_BYTES.get(kind)
-    if thorough or firsts is None:
-        pattern = re.compile(re.escape(name) + b"(?=" + _VALUE_OF[kind].pattern + b")")
+    firsts = [first for kind in kinds for first in _FIRST_BYTES.get(kind, [b""])]
+    if thorough or b"" in firsts:
+        starts = b"".join(_STARTS[kind] for kind in kinds)
+        pattern = re.compile(re.escape(name) + rb"(?=[ \t\r\n]*:[ \t\r\n]*[" + starts + rb"])")
         places = [m.start() for m in pattern.finditer(body)]
     else:
-        # As the body's first such key is written: one serialiser writes all alike.
-        written = _SEPARATOR.match(body, max(0, body.find(name)) + len(name))
-        spellings = [written.group()] if written else [b":", b": "]
-        tokens = [name + sep + first for sep in spellings for first in firsts]
+        tokens = [name + sep + first for sep in _spellings(body, name) for first in firsts]
         places = sorted(at for token in tokens for at in find_all(body, token))
+    return _unescaped_keys(body, places)
+
+
+def _spellings(body: bytes, name: bytes) -> list[bytes]:
+    """How the key ``name`` is followed by its colon: as where the body first writes it (one
+    serialiser writes all alike), or the two usual ways where it does not."""
+    written = _SEPARATOR.match(body, max(0, body.find(name)) + len(name))
+    return [written.group()] if written else [b":", b": "]
+
+
+def _unescaped_keys(body: bytes, places: list[int]) -> list[int]:
+    """``places`` but where a backslash is before it: part of a longer key."""
     return [at for at in places if not at or body[at - 1] != 0x5C]
 
 
@@ -468,28 +532,35 @@ def _written_once(body: bytes, name: bytes, key: str, places: Sequence[int]) -> 
     """
     if len(places) > _ALWAYS_LOOKED_THROUGH and len(places) * _LOOKED_THROUGH_BYTES > len(body):
         return True
-    for at in places:
-        depth = 0
-        limit = at + len(name) + _SCAN_BYTES
-        for token in _TOKEN.finditer(body, at + len(name)):
-            if token.start() > limit:
-                return False
-            text = token.group()
-            if text in _OPENS:
-                depth += 1
-            elif text in _CLOSES:
-                depth -= 1
-                if depth < 0:
-                    break  # the end of the object the key is in
-            elif (
-                depth == 0
-                and _SEPARATOR.match(body, token.end()) is not None  # a key, not a value
-                and (text == name or (b"\\" in text and _decoded(text) == key))
-            ):
-                return False
-        else:
-            return False
-    return True
+    return all(_rest_of_object(body, at + len(name), name, key) is not None for at in places)
+
+
+def _rest_of_object(body: bytes, start: int, name: bytes, key: str) -> int | None:
+    """The object holding the key ``name`` (``key`` decoded) looked through from ``start``,
+    just past the key, to its end: where the first object or list in it closes (the key's
+    value, where that is one), or ``start`` where none does; None where the object writes the
+    key again, or is not closed within :data:`_SCAN_BYTES`."""
+    depth = 0
+    end = None
+    for token in _TOKEN.finditer(body, start):
+        if token.start() > start + _SCAN_BYTES:
+            return None
+        text = token.group()
+        if text in _OPENS:
+            depth += 1
+        elif text in _CLOSES:
+            depth -= 1
+            if depth < 0:
+                return start if end is None else end  # the end of the object the key is in
+            if depth == 0 and end is None:
+                end = token.end()
+        elif (
+            depth == 0
+            and _SEPARATOR.match(body, token.end()) is not None  # a key, not a value
+            and (text == name or (b"\\" in text and _decoded(text) == key))
+        ):
+            return None
+    return None
 
 
 def _decoded(text: bytes) -> Any:
@@ -501,30 +572,35 @@ def _decoded(text: bytes) -> Any:
 
 def _renamed(
     body: bytes,
-    places: list[int],
-    name: bytes,
-    new: bytes,
+    edits: list[tuple[int, int, bytes]],
     *,
     cut: Cut | None = None,
     block: int | None = None,
 ) -> tuple[bytes, int | None]:
-    """``body`` with ``name`` at each of ``places`` written ``new``, in one copy; split there
-    into two documents at ``cut`` where both halves then take about as long to read. Returns
-    where the first document ends (``block``, moved by the renames before it), or None.
+    """``body`` with each of ``edits`` (bytes ``start:end`` written as the text given, in
+    order, none overlapping) made, in one copy; split there into two documents at ``cut``
+    where both halves then take about as long to read. Returns where the first document ends
+    (``block``, moved by the edits before it), or None.
     """
-    grow = len(new) - len(name)
-    edits = [(at, at + len(name), new) for at in places]
-    if cut is not None and block is None and places[0] >= len(cut.opening):
-        # The second document opens with the body's first bytes as they were: none renamed.
-        before = sum(1 for at in places if at < cut.start)
-        first = cut.start + before * grow + len(cut.closing)
-        size = len(body) + grow * len(places) + len(cut.closing) + len(cut.opening)
+    starts = [start for start, _, _ in edits]
+    growth = list(itertools.accumulate((len(t) - (e - s) for s, e, t in edits), initial=0))
+
+    def grown(before: int) -> int:  # by the edits that start before ``before``
+        return growth[bisect.bisect_left(starts, before)]
+
+    def astride(cut: Cut) -> bool:  # whether an edit overlaps the cut
+        i = bisect.bisect_left(starts, cut.end)
+        return i > 0 and edits[i - 1][1] > cut.start
+
+    if cut is not None and block is None and starts[0] >= len(cut.opening) and not astride(cut):
+        # The second document opens with the body's first bytes as they were: none edited.
+        first = cut.start + grown(cut.start) + len(cut.closing)
+        size = len(body) + grown(len(body)) + len(cut.closing) + len(cut.opening)
         if size - (cut.end - cut.start) - first <= first:
-            edits.append((cut.start, cut.end, cut.closing + cut.opening))
-            edits.sort()
+            edits = sorted([*edits, (cut.start, cut.end, cut.closing + cut.opening)])
             block = first
     elif block is not None:
-        block += grow * sum(1 for at in places if at < block)
+        block += grown(block)
     view = memoryview(body)
     out: list[bytes | memoryview] = []
     last = 0
@@ -535,12 +611,115 @@ def _renamed(
     return b"".join(out), block
 
 
-def _declare(schema: pa.Schema, key: str, alias: str, type_: pa.DataType) -> pa.Schema:
-    """``schema`` with ``alias`` added beside ``key`` in every struct that declares ``key``."""
+def _cut_out(
+    body: bytes, name: bytes, new: bytes, key: str, *kinds: str
+) -> tuple[list[tuple[int, int, bytes]], list[bytes]] | None:
+    """Where the key ``name`` (JSON text) holds an object or a list in ``body`` (a documented
+    key: of one of ``kinds``), the edits that write each such key and value as ``new`` (the
+    alias's text) and a number, and the values' text by that number. None where it is not
+    rare: an unknown key written (whatever its value), or a documented one holding such a
+    value, more than once in :data:`_CUT_OUT_BYTES` of body; or where a value is not cut out
+    safely.
+
+    Declared as Arrow infers it, an object costs the read a null per record per key inside it,
+    on every record, for the few that hold it; and Arrow reads a double, or a null inside it,
+    other than JSON wrote it, which would send the whole body to the exact path. Cut out, it
+    costs one number column, and the exact path's parser reads each value from its own text.
+    """
+    most = len(body) // max(1, _CUT_OUT_BYTES)
+    if kinds:  # a documented key's, with values of its own kind everywhere else
+        places = _places(body, name, *kinds, thorough=False)
+        written = len(places)
+    else:  # an unknown key: looked for once, whatever follows it, and only while it is rare
+        found = [
+            (at, at + len(name) + len(sep))
+            for sep in _spellings(body, name)
+            for at in find_all(body, name + sep, limit=most)
+        ]
+        nested = {b"{", b"["}
+        places = _unescaped_keys(
+            body, sorted(at for at, value in found if body[value : value + 1] in nested)
+        )
+        written = len(found)
+    if not places or written > most:
+        return None
+    edits: list[tuple[int, int, bytes]] = []
+    texts: list[bytes] = []
+    for at in places:
+        if edits and at < edits[-1][1]:
+            continue  # inside a value cut out already: it goes with that value
+        span = _value_span(body, at + len(name), name, key)
+        if span is None:
+            return None
+        start, end = span
+        edits.append((at, end, new + b":" + str(len(texts)).encode()))
+        texts.append(body[start:end])
+    return edits, texts
+
+
+def _value_span(body: bytes, at: int, name: bytes, key: str) -> tuple[int, int] | None:
+    """Where the object or list after the key that ends at ``at`` starts and ends; None where
+    the object holding it writes the key again after it (:func:`_written_once`), or the value
+    is not closed within :data:`_SCAN_BYTES`."""
+    separator = _SEPARATOR.match(body, at)
+    if separator is None:
+        return None
+    end = _rest_of_object(body, separator.end(), name, key)
+    return None if end is None or end == separator.end() else (separator.end(), end)
+
+
+def _named_types(schema: pa.Schema) -> dict[str, pa.DataType]:
+    """The type of each key ``schema`` declares, at any depth (the first, where several do)."""
+    found: dict[str, pa.DataType] = {}
+    todo = list(reversed(schema))
+    while todo:
+        f = todo.pop()
+        found.setdefault(f.name, f.type)
+        t = f.type
+        while pa.types.is_list(t) or pa.types.is_large_list(t):
+            t = t.value_type
+        if pa.types.is_struct(t):
+            todo += reversed(list(t))
+    return found
+
+
+def _nested(t: pa.DataType) -> bool:
+    return bool(pa.types.is_struct(t) or pa.types.is_list(t) or pa.types.is_large_list(t))
+
+
+def _with_types(schema: pa.Schema, types: Mapping[str, pa.DataType]) -> pa.Schema:
+    """``schema`` with each key of ``types`` declared null in it declared so again."""
+
+    def walk(f: pa.Field) -> pa.Field:
+        t = f.type
+        if pa.types.is_null(t) and f.name in types:
+            return f.with_type(types[f.name])
+        if pa.types.is_struct(t):
+            return f.with_type(pa.struct([walk(c) for c in t]))
+        if pa.types.is_list(t):
+            return f.with_type(pa.list_(walk(t.value_field)))
+        return f
+
+    return pa.schema([walk(f) for f in schema])
+
+
+def _declare(
+    schema: pa.Schema,
+    key: str,
+    alias: str,
+    type_: pa.DataType,
+    *,
+    retype: pa.DataType | None = None,
+) -> pa.Schema:
+    """``schema`` with ``alias`` added beside ``key`` in every struct that declares ``key``
+    (and ``key`` declared ``retype`` there, if given)."""
 
     def walk(t: pa.DataType) -> pa.DataType:
         if pa.types.is_struct(t):
-            fields = [f.with_type(walk(f.type)) for f in t]
+            fields = [
+                f.with_type(retype if retype is not None and f.name == key else walk(f.type))
+                for f in t
+            ]
             if key in t.names:
                 fields.append(pa.field(alias, type_))
             return pa.struct(fields)
@@ -551,11 +730,20 @@ def _declare(schema: pa.Schema, key: str, alias: str, type_: pa.DataType) -> pa.
     return pa.schema([f.with_type(walk(f.type)) for f in schema])
 
 
-def exact_values(values: pa.Array, aliases: dict[str, str]) -> dict[int, Any] | None:
-    """The non-null values of ``values``, by row, exactly as JSON had them; None where Arrow's
-    reading may have changed one (see the module's docstring)."""
+def exact_values(
+    values: pa.Array,
+    aliases: dict[str, str],
+    raws: Mapping[str, Sequence[bytes]] | None = None,
+    *,
+    name: str | None = None,
+) -> dict[int, Any] | None:
+    """The non-null values of ``values`` (the column of the key or alias ``name``), by row,
+    exactly as JSON had them; None where Arrow's reading may have changed one (see the
+    module's docstring). ``raws``: :attr:`Drifted.raws`, for a key cut out of the body."""
     if values.null_count == len(values):
         return {}  # a key learnt from other bodies that this one does not hold
+    if raws and name is not None and name in raws:
+        return _raw_values(values, raws[name], aliases, raws)
     if not _exact_type(values.type, 0):
         return None
     try:
@@ -569,7 +757,27 @@ def exact_values(values: pa.Array, aliases: dict[str, str]) -> dict[int, Any] | 
     rows = pc.indices_nonzero(values.is_valid()).to_pylist()
     found = values.filter(values.is_valid()).to_pylist()
     if aliases:
-        found = [unalias(value, aliases) for value in found]
+        try:
+            found = [unalias(value, aliases, raws) for value in found]
+        except JSONDecodeError:
+            return None
+    return dict(zip(rows, found, strict=True))
+
+
+def _raw_values(
+    numbers: pa.Array,
+    texts: Sequence[bytes],
+    aliases: dict[str, str],
+    raws: Mapping[str, Sequence[bytes]],
+) -> dict[int, Any] | None:
+    """A cut-out key's values by row: its column numbers their texts. Each is read by the exact
+    path's parser; None where one does not read (the exact path then says why)."""
+    rows = pc.indices_nonzero(numbers.is_valid()).to_pylist()
+    try:
+        found = [read_body(texts[i]) for i in numbers.drop_null().to_pylist()]
+        found = [unalias(value, aliases, raws) for value in found]
+    except JSONDecodeError:
+        return None
     return dict(zip(rows, found, strict=True))
 
 
@@ -677,14 +885,24 @@ def written_twice(
     return False
 
 
-def unalias(value: Any, aliases: dict[str, str]) -> Any:
-    """``value`` with every alias key inside it (at any depth) back to its original key."""
+def unalias(
+    value: Any, aliases: dict[str, str], raws: Mapping[str, Sequence[bytes]] | None = None
+) -> Any:
+    """``value`` with every alias key inside it (at any depth) back to its original key, and a
+    cut-out key's number back to its value (``raws``: :attr:`Drifted.raws`).
+
+    Raises:
+        JSONDecodeError: a cut-out value that does not read.
+    """
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
             for alias in [k for k in item if k in aliases]:
-                item[aliases[alias]] = item.pop(alias)
+                held = item.pop(alias)
+                if raws and alias in raws and isinstance(held, int):
+                    held = read_body(raws[alias][held])
+                item[aliases[alias]] = held
             stack += item.values()
         elif isinstance(item, list):
             stack += item

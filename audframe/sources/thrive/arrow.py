@@ -119,15 +119,16 @@ def parse_arrow(body: bytes, learnt: Learnt | None = None) -> Page | None:
     if table.num_rows != drifted.documents:
         return None  # more than one object in the body
     # A row per document: the body, or the two halves of its copy (each a chunk of its own).
-    pages = [_page(table.slice(row, 1), drifted.aliases) for row in range(table.num_rows)]
+    pages = [_page(table.slice(row, 1), drifted) for row in range(table.num_rows)]
     if any(page is None for page in pages):
         return None
     return pages[0] if len(pages) == 1 else _joined([p for p in pages if p is not None])
 
 
-def _page(table: pa.Table, aliases: dict[str, str]) -> Page | None:
-    """The page one document holds (a table of one row), or None where Arrow may not have read
-    it exactly."""
+def _page(table: pa.Table, drifted: Drifted) -> Page | None:
+    """The page one document holds (a table of one row, of ``drifted``'s), or None where Arrow
+    may not have read it exactly."""
+    aliases = drifted.aliases
     results = next((c for c in table.column("results").chunks if len(c)), None)
     if results is None or results.null_count:
         return None  # no `results`: let the exact path say what is wrong
@@ -143,14 +144,15 @@ def _page(table: pa.Table, aliases: dict[str, str]) -> Page | None:
     unknown = [name for name in fields if name not in KNOWN]
     under_parent = [name for name in parent_fields if name not in PARENT_KEYS]
     text = None
-    if len(unknown) == 1 and not under_parent and _mostly_set(fields[unknown[0]]):
+    plain = len(unknown) == 1 and unknown[0] not in drifted.raws  # (a cut out key's numbers)
+    if plain and not under_parent and _mostly_set(fields[unknown[0]]):
         # A key on (nearly) every record: its rows' text at once, at Arrow's speed.
         text = plain_texts(fields[unknown[0]], aliases.get(unknown[0], unknown[0]))
     for name in unknown if text is None else []:
-        if not _keep(extra, fields[name], aliases.get(name, name), aliases):
+        if not _keep(extra, fields[name], name, drifted):
             return None
     for name in under_parent:
-        if not _keep(extra, parent_fields[name], aliases.get(name, name), aliases, under="parent"):
+        if not _keep(extra, parent_fields[name], name, drifted, under="parent"):
             return None
     try:
         # Arrow's reader takes bytes that are not UTF-8 into string columns as they are; the
@@ -169,7 +171,7 @@ def _page(table: pa.Table, aliases: dict[str, str]) -> Page | None:
     if text is None:
         return Page(columns, list(extra), pagination)
     if extra.count(None) < len(extra):  # a date that is not one is in extra too
-        _keep(extra, fields[unknown[0]], aliases.get(unknown[0], unknown[0]), aliases)
+        _keep(extra, fields[unknown[0]], unknown[0], drifted)
         return Page(columns, list(extra), pagination)
     return Page(columns, text, pagination)
 
@@ -183,15 +185,17 @@ def _mostly_set(values: pa.Array) -> bool:
 def _keep(
     extra: list[dict[str, Any] | None],
     values: pa.Array,
-    key: str,
-    aliases: dict[str, str],
+    name: str,
+    drifted: Drifted,
     *,
     under: str | None = None,
 ) -> bool:
-    """Put the values of a column the table does not keep in their rows' ``extra``, under
-    ``key`` (in ``under``'s object if given); False where Arrow may not have read them exactly.
+    """Put the values of a column the table does not keep (key or alias ``name``) in their
+    rows' ``extra``, under its key (in ``under``'s object if given); False where Arrow may not
+    have read them exactly.
     """
-    found = exact_values(values, aliases)
+    key = drifted.aliases.get(name, name)
+    found = exact_values(values, drifted.aliases, drifted.raws, name=name)
     if found is None:
         return False
     for i, value in found.items():
@@ -279,7 +283,14 @@ def _read_arrow(body: bytes, learnt: Learnt | None = None) -> Drifted | None:
         except READ_ERRORS as exc:
             failed = exc
     drifted = read_drifted(
-        body, schema, read=_arrow_json, first=_first, failed=failed, halves=_HALVES, expect=expect
+        body,
+        schema,
+        read=_arrow_json,
+        first=_first,
+        failed=failed,
+        halves=_HALVES,
+        expect=expect,
+        cut=True,
     )
     if learnt is not None and drifted is not None and drifted.taught:
         learnt.learn(drifted)

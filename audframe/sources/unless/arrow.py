@@ -209,7 +209,7 @@ def _extras(
             text = plain_texts(values, key)
             if text is not None:
                 return extras, text.cast(_STR)
-        found = exact_values(values, aliases)
+        found = exact_values(values, aliases, drifted.raws, name=name)
         if found is None:
             return None
         for i, value in found.items():
