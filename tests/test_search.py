@@ -40,6 +40,8 @@ def test_find_all_finds_what_bytes_find_finds(body: bytes, needle: bytes) -> Non
             if search == "bytes.find":
                 patch.setattr(_search, "_memmem", lambda: None)
             assert find_all(body, needle) == _reference(body, needle)
+            for limit in (0, 1, len(body)):  # the last dense: one regular expression pass
+                assert find_all(body, needle, limit=limit) == _reference(body, needle)[: limit + 1]
             for expected in (0, 1, len(body)):
                 told = count(body, needle, expected=expected)
                 assert min(told, expected + 1) == min(body.count(needle), expected + 1)

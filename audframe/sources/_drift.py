@@ -66,6 +66,7 @@ __all__ = [
     "Reader",
     "exact_values",
     "nesting",
+    "number_values",
     "plain_texts",
     "read_drifted",
     "shallow",
@@ -85,6 +86,12 @@ _STARTS = {
     "boolean": rb"tf",
 }
 _SEPARATOR = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*")  # between a key and its value
+_NOT_AN_INTEGER = "Failed to convert JSON to int64"  # a float where integers were declared
+_NUMBER = re.compile(rb"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")  # a JSON number's text
+_NUMBER_STARTS = np.frombuffer(b"-0123456789", dtype=np.uint8)
+_NUMBER_BYTES = np.frombuffer(b"-+.eE0123456789", dtype=np.uint8)
+_FLOAT_BYTES = np.frombuffer(b".eE", dtype=np.uint8)
+_NUMBER_WINDOW = 24  # bytes of a number's text looked at at once (longer: read one by one)
 # A JSON string, escapes and all, or a bracket: what an object's own keys are told apart by.
 _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]', re.DOTALL)
 _OPENS, _CLOSES = (b"{", b"["), (b"}", b"]")
@@ -272,6 +279,7 @@ def read_drifted(
     unknown: Literal["error", "infer"] = "error"
     samples = list(SAMPLE_BYTES)
     block: int | None = None  # where the body's first document ends, once it is two
+    widened = False  # learnt integer keys declared doubles
     side_by_side = False  # ... and they are read so (the second no longer than the first)
 
     def edit(edits: list[tuple[int, int, bytes]]) -> None:
@@ -366,6 +374,15 @@ def read_drifted(
                 return None
             unknown = "infer"
             continue
+        if message.startswith(_NOT_AN_INTEGER) and not widened:
+            # A key learnt as integers from the first records holds a float later: learnt keys
+            # of integers are declared doubles instead (each value's text tells the integers
+            # apart again: :func:`number_values`).
+            widened = True
+            wider = _doubles(schema, {*_named_types(documented), *aliases})
+            if not wider.equals(schema):
+                schema = wider
+                continue
         changed = _CHANGED.search(message)
         if changed is None:
             return None
@@ -703,6 +720,24 @@ def _with_types(schema: pa.Schema, types: Mapping[str, pa.DataType]) -> pa.Schem
     return pa.schema([walk(f) for f in schema])
 
 
+def _doubles(schema: pa.Schema, documented: Collection[str]) -> pa.Schema:
+    """``schema`` with each integer key it declares that ``documented`` does not (anywhere:
+    the documented keys, and the aliases, whose numbers count values) declared a double, and
+    the integers in each such key's lists."""
+
+    def walk(f: pa.Field, known: bool) -> pa.Field:
+        t = f.type
+        if pa.types.is_int64(t) and not known:
+            return f.with_type(pa.float64())
+        if pa.types.is_struct(t):
+            return f.with_type(pa.struct([walk(c, c.name in documented) for c in t]))
+        if pa.types.is_list(t):  # its items are documented where the list is
+            return f.with_type(pa.list_(walk(t.value_field, known)))
+        return f
+
+    return pa.schema([walk(f, f.name in documented) for f in schema])
+
+
 def _declare(
     schema: pa.Schema,
     key: str,
@@ -762,6 +797,75 @@ def exact_values(
         except JSONDecodeError:
             return None
     return dict(zip(rows, found, strict=True))
+
+
+def number_values(values: pa.Array, drifted: Drifted, name: str) -> dict[int, Any] | None:
+    """The values of a column of doubles (the key ``name``'s, not an alias's), by row, as the
+    exact path reads them; None where that cannot be told.
+
+    Arrow reads ``2`` and ``2.0`` alike, where the exact path keeps an integer and a float. A
+    value with a fraction was written as a float, and both read its text to the same double.
+    For a whole one the body's text tells: where the key is written exactly once for each
+    value, each time followed by a number (never null, nowhere else, not as a string), the
+    k-th place holds the k-th value, and a ``.`` or an exponent in it makes it a float. (One
+    document read: a body read as two halves is not looked through.)
+    """
+    if not pa.types.is_float64(values.type) or name in drifted.aliases:
+        return None
+    if drifted.documents != 1 or not drifted.body:
+        return None
+    valid = values.is_valid()
+    found = values.filter(valid).to_numpy(zero_copy_only=False)
+    if not np.isfinite(found).all():
+        return None  # the exact path keeps a number no double holds as its text
+    rows = pc.indices_nonzero(valid).to_pylist()
+    whole = np.flatnonzero(found == np.floor(found))
+    if not len(whole):
+        return dict(zip(rows, found.tolist(), strict=True))
+    texts = _number_texts(drifted.body, dumps(name).encode(), len(rows))
+    if texts is None:
+        return None
+    chars = texts[1][whole]
+    # Each whole value's text, up to the first byte no number holds (past the window: long).
+    in_number = np.isin(chars, _NUMBER_BYTES)
+    ends = np.where(in_number.all(axis=1), _NUMBER_WINDOW, np.argmin(in_number, axis=1))
+    within = np.arange(_NUMBER_WINDOW) < ends[:, None]
+    floats = (np.isin(chars, _FLOAT_BYTES) & within).any(axis=1)
+    out = np.array(found, dtype=object)
+    exact = np.abs(found[whole]) < 2.0**53  # an integer a double holds as written
+    integers = whole[~floats & exact & (ends < _NUMBER_WINDOW)]
+    out[integers] = found[integers].astype(np.int64).astype(object)
+    for k in whole[~floats & ~(exact & (ends < _NUMBER_WINDOW))].tolist():
+        text = _NUMBER.match(drifted.body, int(texts[0][k]))  # long, or past 2**53: its text
+        if text is None:
+            return None
+        value = read_body(text.group())
+        if value != found[k]:
+            return None  # not the place of this value after all
+        out[k] = value
+    return dict(zip(rows, out.tolist(), strict=True))
+
+
+def _number_texts(body: bytes, key: bytes, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where the value after each of the ``n`` places ``key`` is written starts, and the
+    :data:`_NUMBER_WINDOW` bytes from there, by place; None where the key is not written
+    exactly ``n`` times, each followed alike by a colon and a number."""
+    places = find_all(body, key, limit=n)
+    separator = _SEPARATOR.match(body, places[0] + len(key)) if places else None
+    if len(places) != n or separator is None:
+        return None
+    after = np.asarray(places, dtype=np.int64) + len(key)
+    starts = after + len(separator.group())
+    if starts[-1] >= len(body):
+        return None
+    data = np.frombuffer(body, dtype=np.uint8)
+    for i, byte in enumerate(separator.group()):  # the same colon and spaces after each
+        if not (data[after + i] == byte).all():
+            return None
+    if not np.isin(data[starts], _NUMBER_STARTS).all():
+        return None
+    window = np.minimum(starts[:, None] + np.arange(_NUMBER_WINDOW), len(body) - 1)
+    return starts, data[window]
 
 
 def _raw_values(

@@ -34,6 +34,7 @@ from .._drift import (
     Learnt,
     exact_values,
     nesting,
+    number_values,
     plain_texts,
     read_drifted,
     written_twice,
@@ -197,6 +198,8 @@ def _keep(
     key = drifted.aliases.get(name, name)
     found = exact_values(values, drifted.aliases, drifted.raws, name=name)
     if found is None:
+        found = number_values(values, drifted, name)
+    if found is None:
         return False
     for i, value in found.items():
         row = extra[i]
@@ -279,7 +282,7 @@ def _read_arrow(body: bytes, learnt: Learnt | None = None) -> Drifted | None:
     failed = None
     if not expect:  # else the values of another type are renamed before any read
         try:
-            return Drifted(_arrow_json(body, schema))
+            return Drifted(_arrow_json(body, schema), body=body)
         except READ_ERRORS as exc:
             failed = exc
     drifted = read_drifted(

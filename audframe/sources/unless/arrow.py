@@ -36,6 +36,7 @@ from .._arrow import (
 from .._drift import (
     Drifted,
     exact_values,
+    number_values,
     plain_texts,
     read_drifted,
     texts_at,
@@ -210,6 +211,8 @@ def _extras(
             if text is not None:
                 return extras, text.cast(_STR)
         found = exact_values(values, aliases, drifted.raws, name=name)
+        if found is None:
+            found = number_values(values, drifted, name)
         if found is None:
             return None
         for i, value in found.items():
