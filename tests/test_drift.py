@@ -1046,27 +1046,37 @@ NUMBERS = st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infini
 
 
 @st.composite
-def numbered(draw: st.DrawFn, record: Any) -> list[Any]:
+def numbered(draw: st.DrawFn, record: Any, odd: tuple[str, str]) -> list[Any]:
     """Records of the documented shape where an unknown key holds numbers (integers, floats,
-    some whole: ``2.0``), on some or all; now and then null, or its name as a string value."""
+    some whole: ``2.0``), on some or all; now and then null, or its name as a string value;
+    and now and then a documented key ``odd`` holding a value of another kind (renamed in a
+    copy of the body, which a big body makes as two halves)."""
     records: list[Any] = [record(i) for i in range(draw(st.integers(2, 12)))]
     for i in draw(st.lists(st.integers(0, len(records) - 1), min_size=1, max_size=12)):
         records[i]["score"] = draw(NUMBERS | st.none() if i % 5 == 4 else NUMBERS)
     if draw(st.booleans()):
         records[-1]["name"] = "score"
+    if draw(st.booleans()):
+        key, value = odd
+        records[draw(st.integers(0, len(records) - 1))][key] = value
     return records
 
 
 @PROPERTY
-@given(records=numbered(_thrive_record), cut=st.booleans(), indent=st.sampled_from([None, 1]))
-def test_thrive_numbers_under_a_new_key_give_the_exact_paths_frame(records, cut, indent):
+@given(
+    records=numbered(_thrive_record, ("apiControlled", "yes")),
+    cut=st.booleans(),
+    halves=st.booleans(),
+    indent=st.sampled_from([None, 1]),
+)
+def test_thrive_numbers_under_a_new_key_give_the_exact_paths_frame(records, cut, halves, indent):
     body = {"results": records}
     wire = json.dumps(body, indent=indent).encode()
-    _thrive_fast_is_exact(wire, halves=False, cut=cut)
+    _thrive_fast_is_exact(wire, halves=halves, cut=cut)
 
 
 @PROPERTY
-@given(records=numbered(_unless_record), cut=st.booleans())
+@given(records=numbered(_unless_record, ("prio", "high")), cut=st.booleans())
 def test_unless_numbers_under_a_new_key_give_the_exact_paths_tables(records, cut):
     _unless_fast_is_exact(json.dumps({"audiences": records}).encode(), cut=cut)
 
@@ -1111,4 +1121,21 @@ def test_whole_doubles_whose_text_cannot_be_told_take_the_exact_path(other):
         records[33]["parent"] = {"id": "p", "score": 4.5}
     wire = _body("thrive", records)
     assert not _fast("thrive", wire)
+    _same_as_exact("thrive", wire, read_body(wire)["results"])
+
+
+def test_doubles_in_a_body_read_as_two_halves_are_told_apart_in_each(monkeypatch):
+    # A rename copies the body as two documents read side by side: each half's column of
+    # doubles is matched with the places its own half writes the key.
+    monkeypatch.setattr(thrive_arrow, "_HALVES_ABOVE", 0)
+    records = _records("thrive", 120)
+    for i, record in enumerate(records):
+        # integers, whole floats and others, everywhere
+        record["score"] = i % 7 if i % 5 == 0 else float(i % 7) if i % 3 else i / 4
+    records[90]["apiControlled"] = "yes"  # renamed: the copy is made as two halves
+    wire = _body("thrive", records)
+    drifted = thrive_arrow._read_arrow(wire)
+    assert drifted is not None
+    assert drifted.documents == 2
+    assert _fast("thrive", wire)
     _same_as_exact("thrive", wire, read_body(wire)["results"])

@@ -137,6 +137,7 @@ class Drifted:
     #: A key cut out of the body (:func:`_cut_out`): its alias -> its values' JSON text, in the
     #: order the alias's column numbers them.
     raws: dict[str, list[bytes]] = field(default_factory=dict)
+    block: int | None = None  # where the first of two documents ends in ``body``
 
 
 class Learnt:
@@ -349,7 +350,15 @@ def read_drifted(
                 if learnt_types:  # the pages after it read the keys cut out as learnt
                     declared = _with_types(declared, learnt_types)
                 return Drifted(
-                    table, aliases, body, documents, declared, frozenset(retyped), taught, raws
+                    table,
+                    aliases,
+                    body,
+                    documents,
+                    declared,
+                    frozenset(retyped),
+                    taught,
+                    raws,
+                    block if documents == 2 else None,
                 )
         message = str(failed)
         failed = None
@@ -799,7 +808,9 @@ def exact_values(
     return dict(zip(rows, found, strict=True))
 
 
-def number_values(values: pa.Array, drifted: Drifted, name: str) -> dict[int, Any] | None:
+def number_values(
+    values: pa.Array, drifted: Drifted, name: str, document: int = 0
+) -> dict[int, Any] | None:
     """The values of a column of doubles (the key ``name``'s, not an alias's), by row, as the
     exact path reads them; None where that cannot be told.
 
@@ -807,12 +818,12 @@ def number_values(values: pa.Array, drifted: Drifted, name: str) -> dict[int, An
     value with a fraction was written as a float, and both read its text to the same double.
     For a whole one the body's text tells: where the key is written exactly once for each
     value, each time followed by a number (never null, nowhere else, not as a string), the
-    k-th place holds the k-th value, and a ``.`` or an exponent in it makes it a float. (One
-    document read: a body read as two halves is not looked through.)
+    k-th place holds the k-th value, and a ``.`` or an exponent in it makes it a float.
+    ``document``: which of a body's two halves (:class:`Halves`) the column is of.
     """
     if not pa.types.is_float64(values.type) or name in drifted.aliases:
         return None
-    if drifted.documents != 1 or not drifted.body:
+    if not drifted.body:
         return None
     valid = values.is_valid()
     found = values.filter(valid).to_numpy(zero_copy_only=False)
@@ -822,7 +833,7 @@ def number_values(values: pa.Array, drifted: Drifted, name: str) -> dict[int, An
     whole = np.flatnonzero(found == np.floor(found))
     if not len(whole):
         return dict(zip(rows, found.tolist(), strict=True))
-    texts = _number_texts(drifted.body, dumps(name).encode(), len(rows))
+    texts = _number_texts(drifted, dumps(name).encode(), len(rows), document)
     if texts is None:
         return None
     chars = texts[1][whole]
@@ -846,11 +857,20 @@ def number_values(values: pa.Array, drifted: Drifted, name: str) -> dict[int, An
     return dict(zip(rows, out.tolist(), strict=True))
 
 
-def _number_texts(body: bytes, key: bytes, n: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Where the value after each of the ``n`` places ``key`` is written starts, and the
-    :data:`_NUMBER_WINDOW` bytes from there, by place; None where the key is not written
-    exactly ``n`` times, each followed alike by a colon and a number."""
-    places = find_all(body, key, limit=n)
+def _number_texts(
+    drifted: Drifted, key: bytes, n: int, document: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where the value after each of the ``n`` places ``key`` is written in ``document`` of
+    ``drifted``'s body starts, and the :data:`_NUMBER_WINDOW` bytes from there, by place;
+    None where the key is not written exactly ``n`` times there, each followed alike by a
+    colon and a number."""
+    body, block = drifted.body, drifted.block
+    if block is None:
+        places = find_all(body, key, limit=n)
+    else:  # every place, the other document's too (a dense search: one pass), then this one's
+        every = find_all(body, key, limit=len(body))
+        split = bisect.bisect_left(every, block)
+        places = every[split:] if document else every[:split]
     separator = _SEPARATOR.match(body, places[0] + len(key)) if places else None
     if len(places) != n or separator is None:
         return None

@@ -120,15 +120,15 @@ def parse_arrow(body: bytes, learnt: Learnt | None = None) -> Page | None:
     if table.num_rows != drifted.documents:
         return None  # more than one object in the body
     # A row per document: the body, or the two halves of its copy (each a chunk of its own).
-    pages = [_page(table.slice(row, 1), drifted) for row in range(table.num_rows)]
+    pages = [_page(table.slice(row, 1), drifted, row) for row in range(table.num_rows)]
     if any(page is None for page in pages):
         return None
     return pages[0] if len(pages) == 1 else _joined([p for p in pages if p is not None])
 
 
-def _page(table: pa.Table, drifted: Drifted) -> Page | None:
-    """The page one document holds (a table of one row, of ``drifted``'s), or None where Arrow
-    may not have read it exactly."""
+def _page(table: pa.Table, drifted: Drifted, document: int = 0) -> Page | None:
+    """The page one document holds (a table of one row, the ``document``-th of ``drifted``'s),
+    or None where Arrow may not have read it exactly."""
     aliases = drifted.aliases
     results = next((c for c in table.column("results").chunks if len(c)), None)
     if results is None or results.null_count:
@@ -150,10 +150,10 @@ def _page(table: pa.Table, drifted: Drifted) -> Page | None:
         # A key on (nearly) every record: its rows' text at once, at Arrow's speed.
         text = plain_texts(fields[unknown[0]], aliases.get(unknown[0], unknown[0]))
     for name in unknown if text is None else []:
-        if not _keep(extra, fields[name], name, drifted):
+        if not _keep(extra, fields[name], name, drifted, document):
             return None
     for name in under_parent:
-        if not _keep(extra, parent_fields[name], name, drifted, under="parent"):
+        if not _keep(extra, parent_fields[name], name, drifted, document, under="parent"):
             return None
     try:
         # Arrow's reader takes bytes that are not UTF-8 into string columns as they are; the
@@ -172,7 +172,7 @@ def _page(table: pa.Table, drifted: Drifted) -> Page | None:
     if text is None:
         return Page(columns, list(extra), pagination)
     if extra.count(None) < len(extra):  # a date that is not one is in extra too
-        _keep(extra, fields[unknown[0]], unknown[0], drifted)
+        _keep(extra, fields[unknown[0]], unknown[0], drifted, document)
         return Page(columns, list(extra), pagination)
     return Page(columns, text, pagination)
 
@@ -188,6 +188,7 @@ def _keep(
     values: pa.Array,
     name: str,
     drifted: Drifted,
+    document: int,
     *,
     under: str | None = None,
 ) -> bool:
@@ -198,7 +199,7 @@ def _keep(
     key = drifted.aliases.get(name, name)
     found = exact_values(values, drifted.aliases, drifted.raws, name=name)
     if found is None:
-        found = number_values(values, drifted, name)
+        found = number_values(values, drifted, name, document)
     if found is None:
         return False
     for i, value in found.items():
