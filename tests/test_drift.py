@@ -1139,3 +1139,23 @@ def test_doubles_in_a_body_read_as_two_halves_are_told_apart_in_each(monkeypatch
     assert drifted.documents == 2
     assert _fast("thrive", wire)
     _same_as_exact("thrive", wire, read_body(wire)["results"])
+
+
+def test_a_loads_pages_learn_a_key_of_integers_that_later_holds_floats_as_doubles():
+    # Learnt as integers from the first pages, the key was part of the schema every later page
+    # is read against, so a float there failed the read for each page (the exact path).
+    from audframe.sources.thrive.records import page_of
+
+    learnt = thrive_arrow.learning()
+    for page in range(4):
+        records = _records("thrive", 30)
+        for i, record in enumerate(records):
+            record["score"] = i if page < 2 else i / 4
+        wire = _body("thrive", records)
+        fast = thrive_arrow.read_page(wire, learnt)
+        assert fast is not None
+        kept = fast.extra.to_pylist() if isinstance(fast.extra, pa.Array) else fast.extra
+        kept = [json.loads(row) if isinstance(row, str) else row for row in kept]
+        assert kept == page_of(read_body(wire)).extra
+    record = learnt.schema.field("results").type.value_type
+    assert record.field("score").type == pa.float64()

@@ -154,6 +154,7 @@ class Learnt:
 
     def __init__(self, documented: pa.Schema) -> None:
         self.schema = documented
+        self.documented = documented  # the source's own shape, whatever is learnt
         #: (key, kind): values of a scalar kind other than the key's, renamed in each body
         #: that holds them before its first read (:func:`read_drifted`'s ``expect``).
         self.retyped: frozenset[tuple[str, str]] = frozenset()
@@ -242,6 +243,7 @@ def read_drifted(
     halves: Halves | None = None,
     expect: Collection[tuple[str, str]] = (),
     cut: bool = False,
+    known: pa.Schema | None = None,
 ) -> Drifted | None:
     """``body`` read against ``schema`` whatever drifted, or None where Arrow cannot.
 
@@ -268,8 +270,11 @@ def read_drifted(
         cut: cut a rare object or list out of the body (:func:`_cut_out`) rather than declare
             it. Its copy of the body is what buys a big body a second core (``halves``); a
             source that reads its body in pieces on a thread already pays for the copy alone.
+        known: the source's documented shape, where ``schema`` holds keys a load learnt
+            (:attr:`Learnt.documented`): its keys are never cut out or declared doubles.
     """
     given, documented = body, schema
+    fixed = _named_types(known if known is not None else schema)  # never cut out or widened
     nonce = secrets.token_hex(6)
     aliases: dict[str, str] = {}
     raws: dict[str, list[bytes]] = {}  # a cut-out key's alias -> its values' JSON text
@@ -295,9 +300,8 @@ def read_drifted(
     def cut_out(before: pa.Schema, learnt: pa.Schema) -> pa.Schema:
         """``learnt`` (``before`` and what a sample taught) once each object- or list-valued
         key it learnt that the body holds rarely is cut out of the body (:func:`_cut_out`)."""
-        known = _named_types(documented)
         for key, type_ in _named_types(learnt).items():
-            if key in known or not _nested(type_) or key in aliases or key in aliases.values():
+            if key in fixed or not _nested(type_) or key in aliases or key in aliases.values():
                 continue  # documented, plain, or renamed already
             if key not in _named_types(learnt):
                 continue  # inside a value cut out already
@@ -343,7 +347,13 @@ def read_drifted(
                     # A top-level key beyond the documented ones: the split may have fallen in
                     # a list of its own, with each half still JSON. Read as it came, whole.
                     return read_drifted(
-                        given, documented, read=read, first=first, expect=expect, cut=cut
+                        given,
+                        documented,
+                        read=read,
+                        first=first,
+                        expect=expect,
+                        cut=cut,
+                        known=known,
                     )
                 documents = 1 if block is None else 2
                 taught = taught or unknown == "infer"
@@ -365,7 +375,9 @@ def read_drifted(
         if side_by_side and not ("unexpected field" in message or _CHANGED.search(message)):
             # Split where a string or a nested list ends in what looks like a record's end,
             # or the body is not JSON: either way, it is read again as it came, whole.
-            return read_drifted(given, documented, read=read, first=first, expect=expect, cut=cut)
+            return read_drifted(
+                given, documented, read=read, first=first, expect=expect, cut=cut, known=known
+            )
         if "unexpected field" in message and unknown == "error":
             learnt = None
             while learnt is None and samples:
@@ -388,9 +400,9 @@ def read_drifted(
             # of integers are declared doubles instead (each value's text tells the integers
             # apart again: :func:`number_values`).
             widened = True
-            wider = _doubles(schema, {*_named_types(documented), *aliases})
+            wider = _doubles(schema, {*fixed, *aliases})
             if not wider.equals(schema):
-                schema = wider
+                schema, taught = wider, True  # (the pages after it read doubles at once)
                 continue
         changed = _CHANGED.search(message)
         if changed is None:
@@ -491,6 +503,8 @@ def _merge(declared: pa.DataType, inferred: pa.DataType) -> pa.DataType:
     if pa.types.is_list(declared) and pa.types.is_list(inferred):
         item = _merge(declared.value_type, inferred.value_type)
         return pa.list_(declared.value_field.with_type(item))
+    if pa.types.is_int64(declared) and pa.types.is_float64(inferred):
+        return inferred  # integers learnt, then read as doubles (:func:`_doubles`)
     return declared
 
 

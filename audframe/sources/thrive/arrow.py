@@ -295,6 +295,7 @@ def _read_arrow(body: bytes, learnt: Learnt | None = None) -> Drifted | None:
         halves=_HALVES,
         expect=expect,
         cut=True,
+        known=None if learnt is None else learnt.documented,
     )
     if learnt is not None and drifted is not None and drifted.taught:
         learnt.learn(drifted)
