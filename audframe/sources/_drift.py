@@ -102,6 +102,7 @@ _ALWAYS_LOOKED_THROUGH = 64  # objects looked through whatever the body's size (
 # least: each costs some 15 us, where a key Arrow reads costs its read 40 ns a record per key
 # inside it (a few keys, a few hundred bytes a record: about even at one in ten records).
 _CUT_OUT_BYTES = 1 << 12
+_MOST_CUT_KEYS = 8  # keys cut out of one body, at most: the rest are declared
 # The first bytes of a value of a kind that has few, looked for literally.
 _FIRST_BYTES = {"string": [b'"'], "object": [b"{"], "array": [b"["], "boolean": [b"t", b"f"]}
 # The column type an alias of a scalar kind is declared with; other kinds are inferred.
@@ -299,20 +300,34 @@ def read_drifted(
 
     def cut_out(before: pa.Schema, learnt: pa.Schema) -> pa.Schema:
         """``learnt`` (``before`` and what a sample taught) once each object- or list-valued
-        key it learnt that the body holds rarely is cut out of the body (:func:`_cut_out`)."""
-        for key, type_ in _named_types(learnt).items():
-            if key in fixed or not _nested(type_) or key in aliases or key in aliases.values():
-                continue  # documented, plain, or renamed already
-            if key not in _named_types(learnt):
-                continue  # inside a value cut out already
+        key it learnt that the body holds rarely is cut out of the body (:func:`_cut_out`), in
+        one copy; at most :data:`_MOST_CUT_KEYS` keys (each is a search of the body)."""
+        edits: list[tuple[int, int, bytes]] = []
+        holders = _holders(learnt)
+        keys = [
+            (key, type_)
+            for key, type_ in _named_types(learnt).items()
+            if key not in fixed
+            and _nested(type_)
+            and key not in aliases
+            and key not in aliases.values()  # documented, plain, or renamed already
+            # Only where documented objects hold it (a record, its parent; or its own values,
+            # cut out with them): inside a value kept whole, the key left declared null
+            # beside its alias would make each such value ambiguous (a null, or no key:
+            # :func:`_unambiguous`).
+            and holders[key] <= {*fixed, key}
+        ]
+        for key, type_ in keys[:_MOST_CUT_KEYS]:
             alias = f"{key}\x00{nonce}raw"
             taken = _cut_out(body, dumps(key).encode(), dumps(alias).encode(), key)
             if taken is None:
                 continue
-            edits, raws[alias] = taken
-            edit(edits)
+            edits += taken[0]
+            raws[alias] = taken[1]
             aliases[alias], learnt_types[key] = key, type_
             learnt = _declare(learnt, key, alias, pa.int64(), retype=pa.null())
+        if edits:
+            edit(_outermost(edits))
         return learnt
 
     for key, kind in expect:
@@ -337,7 +352,10 @@ def read_drifted(
             except READ_ERRORS as exc:
                 failed = exc
             else:
-                declared = schema if unknown == "error" else _declared(schema, table.schema)
+                try:
+                    declared = schema if unknown == "error" else _declared(schema, table.schema)
+                except UnicodeDecodeError:
+                    return None  # an inferred key that is not UTF-8: the exact path keeps it
                 # An inferred timestamp lost its text: declared as text and read again.
                 timestamp = unknown == "infer" and _holds_timestamp(table.schema)
                 if timestamp and not declared.equals(schema):
@@ -456,9 +474,9 @@ def _learn(sample: bytes, schema: pa.Schema, read: Reader) -> pa.Schema | None:
         return None
     try:
         inferred = read(sample, schema, "infer").schema
-    except READ_ERRORS:
+        learnt = _declared(schema, inferred)
+    except READ_ERRORS:  # (a key that is not UTF-8 fails to be named: UnicodeDecodeError)
         return None
-    learnt = _declared(schema, inferred)
     return None if learnt.equals(schema) else learnt
 
 
@@ -697,6 +715,17 @@ def _cut_out(
     return edits, texts
 
 
+def _outermost(edits: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+    """``edits`` in order, without those inside another's span: a value cut out inside another
+    key's value goes with that value (its number is then never read)."""
+    kept: list[tuple[int, int, bytes]] = []
+    for start, end, text in sorted(edits):
+        if kept and start < kept[-1][1]:
+            continue
+        kept.append((start, end, text))
+    return kept
+
+
 def _value_span(body: bytes, at: int, name: bytes, key: str) -> tuple[int, int] | None:
     """Where the object or list after the key that ends at ``at`` starts and ends; None where
     the object holding it writes the key again after it (:func:`_written_once`), or the value
@@ -720,6 +749,37 @@ def _named_types(schema: pa.Schema) -> dict[str, pa.DataType]:
             t = t.value_type
         if pa.types.is_struct(t):
             todo += reversed(list(t))
+    return found
+
+
+def _declares(schema: pa.Schema, name: str) -> int:
+    """How many fields named ``name`` ``schema`` holds, at any depth."""
+    count = 0
+    todo = list(schema)
+    while todo:
+        f = todo.pop()
+        count += f.name == name
+        t = f.type
+        while pa.types.is_list(t) or pa.types.is_large_list(t):
+            t = t.value_type
+        if pa.types.is_struct(t):
+            todo += list(t)
+    return count
+
+
+def _holders(schema: pa.Schema) -> dict[str, set[str]]:
+    """By key ``schema`` declares at any depth, the keys whose objects (or lists of objects)
+    declare it (``""`` for the top level)."""
+    found: dict[str, set[str]] = {}
+    todo: list[tuple[str, pa.Field]] = [("", f) for f in schema]
+    while todo:
+        holder, f = todo.pop()
+        found.setdefault(f.name, set()).add(holder)
+        t = f.type
+        while pa.types.is_list(t) or pa.types.is_large_list(t):
+            t = t.value_type
+        if pa.types.is_struct(t):
+            todo += [(f.name, child) for child in t]
     return found
 
 
@@ -831,13 +891,17 @@ def number_values(
     Arrow reads ``2`` and ``2.0`` alike, where the exact path keeps an integer and a float. A
     value with a fraction was written as a float, and both read its text to the same double.
     For a whole one the body's text tells: where the key is written exactly once for each
-    value, each time followed by a number (never null, nowhere else, not as a string), the
+    value, each time followed by a number (never null, nowhere else, not as a string; no other
+    column of the table has its name), the
     k-th place holds the k-th value, and a ``.`` or an exponent in it makes it a float.
     ``document``: which of a body's two halves (:class:`Halves`) the column is of.
     """
     if not pa.types.is_float64(values.type) or name in drifted.aliases:
         return None
-    if not drifted.body:
+    if not drifted.body or _declares(drifted.table.schema, name) != 1:
+        # Another column of that name (another level, a struct Arrow read) may hold places of
+        # its own, and an escaped spelling of the key is found by no byte search: the k-th
+        # place would not be the k-th value's.
         return None
     valid = values.is_valid()
     found = values.filter(valid).to_numpy(zero_copy_only=False)
