@@ -892,9 +892,9 @@ def number_values(
     value with a fraction was written as a float, and both read its text to the same double.
     For a whole one the body's text tells: where the key is written exactly once for each
     value, each time followed by a number (never null, nowhere else, not as a string; no other
-    column of the table has its name), the
-    k-th place holds the k-th value, and a ``.`` or an exponent in it makes it a float.
-    ``document``: which of a body's two halves (:class:`Halves`) the column is of.
+    column of the table has its name), the k-th place holds the k-th value, and a ``.`` or an
+    exponent in it makes it a float. ``document``: which of a body's two halves
+    (:class:`Halves`) the column is of.
     """
     if not pa.types.is_float64(values.type) or name in drifted.aliases:
         return None
