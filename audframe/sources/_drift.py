@@ -41,7 +41,7 @@ import itertools
 import re
 import secrets
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -69,6 +69,7 @@ __all__ = [
     "number_values",
     "plain_texts",
     "read_drifted",
+    "schema_fields",
     "shallow",
     "texts_at",
     "unalias",
@@ -737,49 +738,39 @@ def _value_span(body: bytes, at: int, name: bytes, key: str) -> tuple[int, int] 
     return None if end is None or end == separator.end() else (separator.end(), end)
 
 
-def _named_types(schema: pa.Schema) -> dict[str, pa.DataType]:
-    """The type of each key ``schema`` declares, at any depth (the first, where several do)."""
-    found: dict[str, pa.DataType] = {}
-    todo = list(reversed(schema))
+def schema_fields(schema: pa.Schema) -> Iterator[tuple[str | None, pa.Field]]:
+    """Every field ``schema`` declares, at any depth, in the order it is written, each with the
+    key whose object (or list of objects) declares it (None at the top level)."""
+    todo: list[tuple[str | None, pa.Field]] = [(None, f) for f in reversed(schema)]
     while todo:
-        f = todo.pop()
-        found.setdefault(f.name, f.type)
+        holder, f = todo.pop()
+        yield holder, f
         t = f.type
         while pa.types.is_list(t) or pa.types.is_large_list(t):
             t = t.value_type
         if pa.types.is_struct(t):
-            todo += reversed(list(t))
+            todo += [(f.name, child) for child in reversed(list(t))]
+
+
+def _named_types(schema: pa.Schema) -> dict[str, pa.DataType]:
+    """The type of each key ``schema`` declares, at any depth (the first, where several do)."""
+    found: dict[str, pa.DataType] = {}
+    for _, f in schema_fields(schema):
+        found.setdefault(f.name, f.type)
     return found
 
 
 def _declares(schema: pa.Schema, name: str) -> int:
     """How many fields named ``name`` ``schema`` holds, at any depth."""
-    count = 0
-    todo = list(schema)
-    while todo:
-        f = todo.pop()
-        count += f.name == name
-        t = f.type
-        while pa.types.is_list(t) or pa.types.is_large_list(t):
-            t = t.value_type
-        if pa.types.is_struct(t):
-            todo += list(t)
-    return count
+    return sum(f.name == name for _, f in schema_fields(schema))
 
 
-def _holders(schema: pa.Schema) -> dict[str, set[str]]:
+def _holders(schema: pa.Schema) -> dict[str, set[str | None]]:
     """By key ``schema`` declares at any depth, the keys whose objects (or lists of objects)
-    declare it (``""`` for the top level)."""
-    found: dict[str, set[str]] = {}
-    todo: list[tuple[str, pa.Field]] = [("", f) for f in schema]
-    while todo:
-        holder, f = todo.pop()
+    declare it (None for the top level)."""
+    found: dict[str, set[str | None]] = {}
+    for holder, f in schema_fields(schema):
         found.setdefault(f.name, set()).add(holder)
-        t = f.type
-        while pa.types.is_list(t) or pa.types.is_large_list(t):
-            t = t.value_type
-        if pa.types.is_struct(t):
-            todo += [(f.name, child) for child in t]
     return found
 
 

@@ -39,6 +39,7 @@ from .._drift import (
     number_values,
     plain_texts,
     read_drifted,
+    schema_fields,
     texts_at,
     written_twice,
 )
@@ -222,16 +223,7 @@ def _extras(
 
 def _key_names(schema: pa.Schema) -> Counter[str]:
     """How many struct types in ``schema``, below its top level, declare a key of each name."""
-    names: Counter[str] = Counter()
-    todo = [field.type for field in schema]
-    while todo:
-        t = todo.pop()
-        if pa.types.is_struct(t):
-            names.update(t.names)
-            todo += [field.type for field in t]
-        elif pa.types.is_list(t) or pa.types.is_large_list(t):
-            todo.append(t.value_type)
-    return names
+    return Counter(f.name for holder, f in schema_fields(schema) if holder is not None)
 
 
 def _first(body: bytes, size: int) -> bytes | None:
