@@ -65,6 +65,7 @@ __all__ = [
     "Learnt",
     "Reader",
     "exact_values",
+    "kept_values",
     "nesting",
     "number_values",
     "plain_texts",
@@ -839,20 +840,29 @@ def _declare(
     return pa.schema([f.with_type(walk(f.type)) for f in schema])
 
 
+def kept_values(
+    values: pa.Array, drifted: Drifted, name: str, document: int = 0
+) -> dict[int, Any] | None:
+    """The non-null values of ``values``, the column of the key or alias ``name`` in
+    ``drifted``'s ``document``-th document, by row, as the exact path reads them: a key cut out
+    read from its text, Arrow's values where they are exact (:func:`exact_values`), a column of
+    doubles told apart by its text (:func:`number_values`); None where none of those can."""
+    if name in drifted.raws:
+        return _raw_values(values, drifted.raws[name], drifted.aliases, drifted.raws)
+    found = exact_values(values, drifted.aliases, drifted.raws)
+    return found if found is not None else number_values(values, drifted, name, document)
+
+
 def exact_values(
     values: pa.Array,
     aliases: dict[str, str],
     raws: Mapping[str, Sequence[bytes]] | None = None,
-    *,
-    name: str | None = None,
 ) -> dict[int, Any] | None:
-    """The non-null values of ``values`` (the column of the key or alias ``name``), by row,
-    exactly as JSON had them; None where Arrow's reading may have changed one (see the
-    module's docstring). ``raws``: :attr:`Drifted.raws`, for a key cut out of the body."""
+    """The non-null values of ``values``, by row, exactly as JSON had them; None where Arrow's
+    reading may have changed one (see the module's docstring). ``raws``:
+    :attr:`Drifted.raws`, for keys cut out of the body inside those values."""
     if values.null_count == len(values):
         return {}  # a key learnt from other bodies that this one does not hold
-    if raws and name is not None and name in raws:
-        return _raw_values(values, raws[name], aliases, raws)
     if not _exact_type(values.type, 0):
         return None
     try:

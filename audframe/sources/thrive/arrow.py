@@ -32,9 +32,8 @@ from .._drift import (
     Drifted,
     Halves,
     Learnt,
-    exact_values,
+    kept_values,
     nesting,
-    number_values,
     plain_texts,
     read_drifted,
     written_twice,
@@ -197,9 +196,7 @@ def _keep(
     have read them exactly.
     """
     key = drifted.aliases.get(name, name)
-    found = exact_values(values, drifted.aliases, drifted.raws, name=name)
-    if found is None:
-        found = number_values(values, drifted, name, document)
+    found = kept_values(values, drifted, name, document)
     if found is None:
         return False
     for i, value in found.items():

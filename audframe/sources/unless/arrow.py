@@ -35,8 +35,7 @@ from .._arrow import (
 )
 from .._drift import (
     Drifted,
-    exact_values,
-    number_values,
+    kept_values,
     plain_texts,
     read_drifted,
     schema_fields,
@@ -211,9 +210,7 @@ def _extras(
             text = plain_texts(values, key)
             if text is not None:
                 return extras, text.cast(_STR)
-        found = exact_values(values, aliases, drifted.raws, name=name)
-        if found is None:
-            found = number_values(values, drifted, name)
+        found = kept_values(values, drifted, name)
         if found is None:
             return None
         for i, value in found.items():
