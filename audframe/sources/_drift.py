@@ -133,14 +133,19 @@ class Drifted:
     table: pa.Table
     aliases: dict[str, str] = field(default_factory=dict)  # alias -> original key
     body: bytes = b""  # as read, with the aliases in it (unknown keys only: empty otherwise)
-    documents: int = 1  # the table's rows: 2 where the body was copied as two (:class:`Halves`)
     schema: pa.Schema | None = None  # what it was read against, what was inferred declared
     retyped: frozenset[tuple[str, str]] = frozenset()  # (key, kind) renamed to a scalar alias
     taught: bool = False  # whether it learnt what the schema and ``expect`` given did not hold
     #: A key cut out of the body (:func:`_cut_out`): its alias -> its values' JSON text, in the
     #: order the alias's column numbers them.
     raws: dict[str, list[bytes]] = field(default_factory=dict)
-    block: int | None = None  # where the first of two documents ends in ``body``
+    #: Where the first of two documents ends in ``body`` (:class:`Halves`); None: one.
+    block: int | None = None
+
+    @property
+    def documents(self) -> int:
+        """The table's rows: 2 where the body was copied as two documents."""
+        return 1 if self.block is None else 2
 
 
 class Learnt:
@@ -375,7 +380,6 @@ def read_drifted(
                         cut=cut,
                         known=known,
                     )
-                documents = 1 if block is None else 2
                 taught = taught or unknown == "infer"
                 if learnt_types:  # the pages after it read the keys cut out as learnt
                     declared = _with_types(declared, learnt_types)
@@ -383,12 +387,11 @@ def read_drifted(
                     table,
                     aliases,
                     body,
-                    documents,
                     declared,
                     frozenset(retyped),
                     taught,
                     raws,
-                    block if documents == 2 else None,
+                    block,
                 )
         message = str(failed)
         failed = None
