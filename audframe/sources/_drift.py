@@ -166,7 +166,7 @@ class Learnt:
         #: (key, kind): values of a scalar kind other than the key's, renamed in each body
         #: that holds them before its first read (:func:`read_drifted`'s ``expect``).
         self.retyped: frozenset[tuple[str, str]] = frozenset()
-        self._documented = _count(documented)
+        self._documented_fields = _count(documented)
         self._lock = threading.Lock()
 
     def learn(self, drifted: Drifted) -> None:
@@ -177,7 +177,7 @@ class Learnt:
         with self._lock:  # another worker may have learnt a key since this page began
             merged = _declared(self.schema, read)
             retyped = self.retyped | drifted.retyped
-            if _count(merged) + len(retyped) - self._documented <= MAX_LEARNT_FIELDS:
+            if _count(merged) + len(retyped) - self._documented_fields <= MAX_LEARNT_FIELDS:
                 self.schema, self.retyped = merged, retyped
 
 
@@ -925,10 +925,11 @@ def number_values(
     within = np.arange(_NUMBER_WINDOW) < ends[:, None]
     floats = (np.isin(chars, _FLOAT_BYTES) & within).any(axis=1)
     out = np.array(found, dtype=object)
-    exact = np.abs(found[whole]) < 2.0**53  # an integer a double holds as written
-    integers = whole[~floats & exact & (ends < _NUMBER_WINDOW)]
+    # A short integer a double holds as written is the double; any other is read from its text.
+    plain = (np.abs(found[whole]) < 2.0**53) & (ends < _NUMBER_WINDOW)
+    integers = whole[~floats & plain]
     out[integers] = found[integers].astype(np.int64).astype(object)
-    for k in whole[~floats & ~(exact & (ends < _NUMBER_WINDOW))].tolist():
+    for k in whole[~floats & ~plain].tolist():
         text = _NUMBER.match(drifted.body, int(texts[0][k]))  # long, or past 2**53: its text
         if text is None:
             return None
